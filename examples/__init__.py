@@ -1,0 +1,1 @@
+"""Example experiments that reprospec's specs run."""

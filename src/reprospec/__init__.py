@@ -1,0 +1,3 @@
+"""Compile experiment specs into reproducible bundles."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""Allow `python -m reprospec`."""
+
+import sys
+
+from reprospec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,144 @@
+"""Compose a spec with Hydra, apply overrides and validate it into a Spec."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from reprospec.errors import SpecError, UsageError
+from reprospec.spec import RESERVED_KEYS, Spec
+
+SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec together with where it came from."""
+
+    path: Path
+    root: Path
+    overrides: tuple[str, ...]
+    spec: Spec
+
+    @property
+    def relpath(self) -> str:
+        """Return the spec's path relative to the project root."""
+        return self.path.relative_to(self.root).as_posix()
+
+
+def find_root(spec_path: Path) -> Path:
+    """Return the project root: the nearest folder above the spec with conf/."""
+    for parent in spec_path.parents:
+        if (parent / "conf").is_dir() or (parent / ".git").exists():
+            return parent
+    return spec_path.parent
+
+
+def load(spec_file: str, overrides: Sequence[str]) -> LoadedSpec:
+    """Compose, resolve and validate the spec at spec_file with overrides."""
+    path = Path(spec_file).resolve()
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        raise UsageError(
+            f"{spec_file}: no such spec file; give the path of a YAML spec, "
+            "e.g. specs/digits_mlp.yaml"
+        )
+    root = find_root(path)
+    relpath = path.relative_to(root).as_posix()
+    if not SAFE_PATH.match(relpath):
+        raise UsageError(
+            f"{spec_file}: a spec path may hold only letters, digits, '.', '_', "
+            "'-' and '/'; rename the file"
+        )
+    data = _compose(path, root, list(overrides))
+    spec = validate(data, relpath)
+    return LoadedSpec(path=path, root=root, overrides=tuple(overrides), spec=spec)
+
+
+def _compose(path: Path, root: Path, overrides: list[str]) -> dict[str, Any]:
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    searchpath = [f"hydra.searchpath=['file://{_hydra_quote(str(root / 'conf'))}']"]
+    try:
+        with initialize_config_dir(config_dir=str(path.parent), version_base=None):
+            cfg = compose(config_name=path.stem, overrides=searchpath + overrides)
+        data = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise SpecError(_explain_hydra(path, overrides, exc)) from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a spec is a YAML mapping at the top level")
+    data.pop("hydra", None)
+    return {str(k): v for k, v in data.items()}
+
+
+def _hydra_quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _explain_hydra(path: Path, overrides: list[str], exc: Exception) -> str:
+    message = str(exc).strip().splitlines()
+    detail = " ".join(line.strip() for line in message if line.strip())
+    detail = detail.replace(str(path.parent), "").strip()
+    hint = (
+        "overrides use Hydra's grammar: key=value to change a key, +key=value "
+        "to add one, ~key to delete one, group=option to pick a config group"
+    )
+    given = f" (overrides: {' '.join(overrides)})" if overrides else ""
+    return f"{path}: cannot compose the spec{given}: {detail}\n  {hint}"
+
+
+def validate(data: dict[str, Any], source: str) -> Spec:
+    """Validate composed data into a Spec, naming each bad key on failure."""
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        lines = [_explain_error(err, data) for err in exc.errors()]
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(lines)) from None
+
+
+def _explain_error(err: Any, data: dict[str, Any]) -> str:
+    loc = tuple(str(part) for part in err["loc"])
+    key = ".".join(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"  {key}: unknown key{_suggest(loc, data)}"
+    if err["type"] == "missing":
+        return f"  {key}: required key is missing"
+    value = err.get("input")
+    expected = err["msg"]
+    if "pattern" in (err.get("ctx") or {}):
+        expected = f"a string matching {err['ctx']['pattern']}"
+    text = _short(value)
+    if not loc and "unknown key" in expected:
+        name = re.search(r"unknown key '([^']+)'", expected)
+        if name:
+            key = name.group(1)
+            expected += _suggest((key,), data)
+    return f"  {key}: got {text}; expected {expected.removeprefix('Value error, ')}"
+
+
+def _suggest(loc: tuple[str, ...], data: dict[str, Any]) -> str:
+    model: type[BaseModel] | None = Spec
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model else None
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(
+            annotation, BaseModel
+        ) else None
+    names = set(model.model_fields) if model else set()
+    if len(loc) == 1:
+        names |= set(RESERVED_KEYS)
+    close = difflib.get_close_matches(loc[-1], sorted(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else "; remove it"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,31 @@
+"""Register the emitters: one module per artifact, each a pure function."""
+
+from __future__ import annotations
+
+from reprospec.emitters import conda, docker, dvc, entrypoint, requirements, spec_copy
+from reprospec.emitters import workflow
+from reprospec.emitters.base import BuildInputs, Emitter, Files
+
+EMITTERS: tuple[Emitter, ...] = (
+    requirements.emit,
+    conda.emit,
+    docker.emit,
+    dvc.emit,
+    entrypoint.emit,
+    workflow.emit,
+    spec_copy.emit,
+)
+
+
+def emit_all(inputs: BuildInputs) -> Files:
+    """Return every artifact of the bundle, refusing two emitters on one path."""
+    files: Files = {}
+    for emitter in EMITTERS:
+        for path, text in emitter(inputs).items():
+            if path in files:
+                raise RuntimeError(f"two emitters write {path}")
+            files[path] = text
+    return files
+
+
+__all__ = ["BuildInputs", "Files", "emit_all"]

@@ -1,0 +1,142 @@
+"""Run a bundle's stages through DVC and gather what the run produced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reprospec.compose import LoadedSpec
+from reprospec.digest import output_digest
+from reprospec.environment import launch_env
+from reprospec.errors import StageFailed
+from reprospec.spec import canonical_json
+
+QUIET_TOOLS = {
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What `dvc repro` left behind: timing, outputs and metrics."""
+
+    start_ms: int
+    end_ms: int
+    returncode: int
+    digests: dict[str, str]
+    metrics: dict[str, float]
+    data_version: str
+
+
+def child_env(loaded: LoadedSpec) -> dict[str, str]:
+    """Return the environment the stage interpreters start with."""
+    env = {**os.environ, **QUIET_TOOLS, **launch_env(loaded.spec)}
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def ensure_dvc(root: Path) -> None:
+    """Initialise DVC in the project when it has no .dvc folder yet."""
+    if (root / ".dvc").is_dir():
+        return
+    scm = [] if (root / ".git").exists() else ["--no-scm"]
+    _dvc(root, ["init", "--quiet", *scm])
+    _dvc(root, ["config", "core.analytics", "false"])
+
+
+def _dvc(root: Path, args: list[str], env: dict[str, str] | None = None) -> int:
+    command = [sys.executable, "-m", "dvc", *args]
+    done = subprocess.run(
+        command, cwd=root, env=env or {**os.environ, **QUIET_TOOLS},
+        stdout=sys.stderr, check=False,
+    )
+    return done.returncode
+
+
+def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:
+    """Run `dvc repro` on the bundle's pipeline and digest what it wrote."""
+    ensure_dvc(loaded.root)
+    pipeline = (bundle / "dvc.yaml").relative_to(loaded.root).as_posix()
+    start = _now_ms()
+    code = _dvc(
+        loaded.root,
+        ["repro", *(["--force"] if force else []), pipeline],
+        env=child_env(loaded),
+    )
+    end = _now_ms()
+    if code != 0:
+        return StageRun(start, end, code, {}, {}, "unknown")
+    return StageRun(
+        start_ms=start,
+        end_ms=end,
+        returncode=0,
+        digests=digest_outputs(loaded, bundle),
+        metrics=read_metrics(loaded, bundle),
+        data_version=data_version(bundle),
+    )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def digest_outputs(loaded: LoadedSpec, bundle: Path) -> dict[str, str]:
+    """Return the canonical digest of every declared output, by path."""
+    digests = {}
+    for name, stage in loaded.spec.stages.ordered():
+        for out in stage.outs:
+            path = bundle / out
+            if not path.is_file():
+                raise StageFailed(f"stage {name!r} did not write {out}")
+            digests[out] = output_digest(path)
+    return digests
+
+
+def read_metrics(loaded: LoadedSpec, bundle: Path) -> dict[str, float]:
+    """Return every numeric value in the metrics files, by dotted key."""
+    metrics: dict[str, float] = {}
+    for _, stage in loaded.spec.stages.ordered():
+        for path in stage.metrics:
+            _flatten_numbers(json.loads((bundle / path).read_text()), "", metrics)
+    return metrics
+
+
+def _flatten_numbers(node: Any, prefix: str, into: dict[str, float]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten_numbers(value, f"{prefix}{key}.", into)
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        into[prefix.rstrip(".")] = float(node)
+
+
+def data_version(bundle: Path) -> str:
+    """Return the digest of the ingested data as DVC recorded it in dvc.lock."""
+    lock = yaml.safe_load((bundle / "dvc.lock").read_text())
+    outs = lock["stages"]["ingest"].get("outs", [])
+    entries = sorted((o["path"], o.get("md5", "")) for o in outs)
+    return "sha256:" + hashlib.sha256(canonical_json(entries)).hexdigest()
+
+
+def git_state(root: Path) -> tuple[str, bool]:
+    """Return the commit checked out at root and whether the tree is dirty."""
+    def git(*args: str) -> str | None:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD") or "none"
+    status = git("status", "--porcelain")
+    return commit, bool(status)

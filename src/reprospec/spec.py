@@ -1,0 +1,262 @@
+"""Define the experiment spec: the validated, frozen input of every command."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+STAGE_ORDER = ("ingest", "preprocess", "train", "evaluate")
+RESERVED_KEYS = frozenset(
+    {
+        "spec_version",
+        "name",
+        "team",
+        "project",
+        "seed",
+        "environment",
+        "determinism",
+        "stages",
+        "snapshots",
+        "gates",
+        "tracking",
+    }
+)
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$"),
+    Field(description="lower-case letters, digits, '.', '_' or '-'"),
+]
+Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+Callable = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+        r":[A-Za-z_][A-Za-z0-9_]*$"
+    ),
+]
+VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+PythonVersion = Annotated[str, StringConstraints(pattern=r"^3\.\d{1,2}\.\d{1,3}$")]
+CudaVersion = Annotated[str, StringConstraints(pattern=r"^\d{1,2}\.\d{1,2}$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s'\"\\]+$")]
+ParamRef = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+]
+_REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?"
+    r"(\s*(===|==|~=|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+    r"(\s*,\s*(==|~=|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+)*)?"
+    r"(\s*;\s*[A-Za-z0-9_ .'\"<>=!()-]+)?$"
+)
+
+
+def _check_requirement(line: str) -> str:
+    if not _REQUIREMENT.match(line):
+        raise ValueError(
+            "a requirement is a package name with optional extras, version "
+            "specifiers and marker, e.g. 'scikit-learn>=1.4'; editable installs, "
+            "URLs and options cannot be hashed into a lock"
+        )
+    return line
+
+
+def _check_relative_path(path: str) -> str:
+    parts = path.split("/")
+    bad = (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or any(p in ("", ".", "..") for p in parts)
+        or not re.fullmatch(r"[A-Za-z0-9._/-]+", path)
+    )
+    if bad:
+        raise ValueError(
+            "a path is relative to the bundle, uses '/', letters, digits, '.', "
+            "'_' or '-', and has no '..', '.' or empty parts"
+        )
+    return path
+
+
+Requirement = Annotated[str, AfterValidator(_check_requirement)]
+RelPath = Annotated[str, AfterValidator(_check_relative_path)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Environment(_Strict):
+    """Python, framework and packages of the experiment's environment."""
+
+    python: PythonVersion = "3.11.7"
+    framework: Literal["torch", "tensorflow", "numpy"]
+    requirements: tuple[Requirement, ...] = Field(min_length=1)
+    index_url: HttpsUrl | None = None
+    extra_index_urls: tuple[HttpsUrl, ...] = ()
+    find_links: tuple[HttpsUrl, ...] = ()
+    cuda: CudaVersion | None = None
+    base_image: str = Field(
+        default="python:{python}-slim-bookworm",
+        pattern=r"^[a-z0-9./:{}_-]+(@sha256:[0-9a-f]{64})?$",
+    )
+    required_env: tuple[VarName, ...] = ()
+
+    def image(self) -> str:
+        """Return the base image reference with the Python version filled in."""
+        return self.base_image.replace("{python}", self.python)
+
+
+class Determinism(_Strict):
+    """How strictly a run is held to bit-identical results."""
+
+    threads: int = Field(default=1, ge=1, le=256)
+    strict: bool = True
+
+
+class Stage(_Strict):
+    """One step of the pipeline: the callable it runs and the files it touches."""
+
+    run: Callable
+    deps: tuple[RelPath, ...] = ()
+    outs: tuple[RelPath, ...] = ()
+    params: tuple[ParamRef, ...] = ()
+    metrics: tuple[RelPath, ...] = ()
+
+
+class Stages(_Strict):
+    """The four stages, run in this order."""
+
+    ingest: Stage
+    preprocess: Stage
+    train: Stage
+    evaluate: Stage
+
+    def ordered(self) -> list[tuple[str, Stage]]:
+        """Return (name, stage) pairs in pipeline order."""
+        return [(name, getattr(self, name)) for name in STAGE_ORDER]
+
+
+class Snapshots(_Strict):
+    """Recorded output digests and the run they were taken from."""
+
+    from_run: str | None = None
+    outputs: dict[RelPath, Digest] = {}
+
+
+class Gate(_Strict):
+    """Bounds a metric must stay within."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+class Tracking(_Strict):
+    """Where runs are recorded: None means the project's embedded SQLite store."""
+
+    uri: str | None = None
+
+
+class Spec(BaseModel):
+    """A validated experiment spec; param sections are the extra top-level maps."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    spec_version: Literal[1]
+    name: Slug
+    team: Slug
+    project: Slug
+    seed: int = Field(ge=0, le=2**32 - 1)
+    environment: Environment
+    determinism: Determinism = Determinism()
+    stages: Stages
+    snapshots: Snapshots = Snapshots()
+    gates: dict[str, Gate] = {}
+    tracking: Tracking = Tracking()
+
+    @model_validator(mode="after")
+    def _check_graph(self) -> Spec:
+        params = self.params()
+        for name, value in params.items():
+            if not isinstance(value, dict):
+                raise ValueError(
+                    f"unknown key {name!r}: a top-level key that is not a spec field "
+                    "must be a mapping of parameters that some stage lists in "
+                    "'params'"
+                )
+        used = {ref.split(".")[0] for _, st in self.stages.ordered() for ref in st.params}
+        for name in params:
+            if name not in used:
+                raise ValueError(
+                    f"unknown key {name!r}: no stage lists it in 'params'"
+                )
+        for stage_name, stage in self.stages.ordered():
+            for ref in stage.params:
+                if ref.split(".")[0] not in params and ref != "seed":
+                    raise ValueError(
+                        f"stages.{stage_name}.params names {ref!r}, which is not a "
+                        "parameter section of the spec"
+                    )
+        self._check_paths()
+        return self
+
+    def _check_paths(self) -> None:
+        produced: dict[str, str] = {}
+        for name, stage in self.stages.ordered():
+            for dep in stage.deps:
+                if dep not in produced:
+                    raise ValueError(
+                        f"stages.{name}.deps lists {dep!r}, which no earlier stage "
+                        "lists in its outs"
+                    )
+            for out in (*stage.outs, *stage.metrics):
+                if out in produced:
+                    raise ValueError(
+                        f"stages.{name} writes {out!r}, which stage "
+                        f"{produced[out]!r} already writes"
+                    )
+                produced[out] = name
+        for out in self.snapshots.outputs:
+            if out not in produced:
+                raise ValueError(
+                    f"snapshots.outputs lists {out!r}, which no stage writes"
+                )
+
+    def params(self) -> dict[str, Any]:
+        """Return the parameter sections (model, optim, data, ...)."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def resolved(self) -> dict[str, Any]:
+        """Return the spec as plain data, fields first, then parameter sections."""
+        data = self.model_dump(mode="json", exclude_none=False)
+        return data
+
+    def digest(self) -> str:
+        """Return the digest of everything that shapes the bundle.
+
+        Snapshots and gates are verdict data, not build inputs, so recording new
+        snapshots leaves the bundle in sync.
+        """
+        data = self.resolved()
+        data.pop("snapshots", None)
+        data.pop("gates", None)
+        return "sha256:" + hashlib.sha256(canonical_json(data)).hexdigest()
+
+    def stage_params(self) -> dict[str, Any]:
+        """Return what params.yaml holds: the seed and every parameter section."""
+        return {"seed": self.seed, **{k: self.params()[k] for k in sorted(self.params())}}
+
+
+def canonical_json(data: Any) -> bytes:
+    """Serialise data with sorted keys and no whitespace, for digests."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
