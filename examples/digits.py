@@ -80,7 +80,7 @@ def train(ctx: StageContext) -> None:
             loss = torch.nn.functional.cross_entropy(network(batch_x), batch_y)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(batch_y)
+            total += loss.item() * len(batch_y)
         curve.append(total / len(y))
     torch.save(network.state_dict(), ctx.out("models/model.pt"))
     ctx.out("reports/train_curve.json").write_text(json.dumps({"loss": curve}))

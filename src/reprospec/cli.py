@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
         "--update", action="store_true",
         help="write the latest run's digests into the spec's snapshots",
     )
+    snapshot.add_argument(
+        "--output", action="append", metavar="PATH",
+        help="snapshot only this output (repeatable); default: the outputs "
+        "snapshotted now, or every output when none is",
+    )
     return parser
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from reprospec.builder import STATE_DIR
 from reprospec.compose import LoadedSpec
 from reprospec.digest import output_digest
 from reprospec.environment import launch_env
@@ -47,12 +48,25 @@ def child_env(loaded: LoadedSpec) -> dict[str, str]:
     return env
 
 
-def ensure_dvc(root: Path) -> None:
-    """Initialise DVC in the project when it has no .dvc folder yet."""
+def dvc_root(loaded: LoadedSpec, bundle: Path) -> Path:
+    """Return the DVC repository a bundle's pipeline runs in.
+
+    Bundles built with overrides live in a git-ignored folder, which DVC refuses
+    inside a git repository; that folder is therefore a DVC repository of its own,
+    without git.
+    """
+    private = loaded.root / STATE_DIR / "bundles"
+    return private if bundle.is_relative_to(private) else loaded.root
+
+
+def ensure_dvc(root: Path, private: bool) -> None:
+    """Initialise DVC at root when it has no .dvc folder yet."""
     if (root / ".dvc").is_dir():
         return
-    scm = [] if (root / ".git").exists() else ["--no-scm"]
-    _dvc(root, ["init", "--quiet", *scm])
+    root.mkdir(parents=True, exist_ok=True)
+    scm = ["--no-scm"] if private or not (root / ".git").exists() else []
+    if _dvc(root, ["init", "--quiet", *scm]) != 0:
+        raise StageFailed(f"cannot initialise DVC in {root}; its output is above")
     _dvc(root, ["config", "core.analytics", "false"])
 
 
@@ -67,11 +81,12 @@ def _dvc(root: Path, args: list[str], env: dict[str, str] | None = None) -> int:
 
 def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:
     """Run `dvc repro` on the bundle's pipeline and digest what it wrote."""
-    ensure_dvc(loaded.root)
-    pipeline = (bundle / "dvc.yaml").relative_to(loaded.root).as_posix()
+    repo = dvc_root(loaded, bundle)
+    ensure_dvc(repo, private=repo != loaded.root)
+    pipeline = (bundle / "dvc.yaml").relative_to(repo).as_posix()
     start = _now_ms()
     code = _dvc(
-        loaded.root,
+        repo,
         ["repro", *(["--force"] if force else []), pipeline],
         env=child_env(loaded),
     )

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
             f"the outputs in {compiled.path.name} changed since run {run_id}; "
             f"run `reprospec run {args.spec}` first"
         )
+    current = _select(current, args.output or list(loaded.spec.snapshots.outputs))
     text = loaded.path.read_text()
     updated = snapshots.replace_block(text, snapshots.snapshot_block(run_id, current))
     snapshots.write_text_atomic(loaded.path, updated)
@@ -49,3 +50,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"{loaded.relpath}: recorded {len(current)} snapshot(s) from run {run_id}")
     return 0
 
+
+
+def _select(digests: dict[str, str], chosen: list[str]) -> dict[str, str]:
+    """Return the digests of the chosen outputs; all of them when none is chosen."""
+    unknown = sorted(set(chosen) - set(digests))
+    if unknown:
+        raise UsageError(
+            f"--output names {', '.join(unknown)}, which no stage writes; "
+            f"choose from {', '.join(sorted(digests))}"
+        )
+    return {path: digests[path] for path in chosen} if chosen else digests
