@@ -28,7 +28,7 @@ def preprocess(ctx: StageContext) -> None:
     with np.load(ctx.dep("data/raw/digits.npz")) as raw:
         images, labels = raw["images"], raw["labels"]
     order = ctx.rng.permutation(len(labels))
-    n_test = int(round(len(labels) * data["test_size"]))
+    n_test = round(len(labels) * data["test_size"])
     test, train = order[:n_test], order[n_test:]
     mean = images[train].mean(axis=0)
     std = images[train].std(axis=0) + data["epsilon"]
@@ -118,5 +118,5 @@ def evaluate(ctx: StageContext) -> None:
     np.save(ctx.out("outputs/predictions.npy"), predicted)
     accuracy = float((predicted == y).mean())
     ctx.out("metrics.json").write_text(
-        json.dumps({"accuracy": round(accuracy, 6), "n_test": int(len(y))}) + "\n"
+        json.dumps({"accuracy": round(accuracy, 6), "n_test": len(y)}) + "\n"
     )

@@ -47,7 +47,10 @@ def compile_spec(loaded: LoadedSpec) -> Compiled:
     resolved = lock.resolve(
         loaded.spec,
         loaded.relpath,
-        previous=[target / "requirements-lock.txt", committed / "requirements-lock.txt"],
+        previous=[
+            target / "requirements-lock.txt",
+            committed / "requirements-lock.txt",
+        ],
         cache_dir=loaded.root / STATE_DIR / "locks",
     )
     relpath = target.relative_to(loaded.root).as_posix()

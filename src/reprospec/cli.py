@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
 
     build = _command(commands, "build", "compile SPEC into build/NAME/")
     build.add_argument(
-        "--check", action="store_true",
+        "--check",
+        action="store_true",
         help="write nothing; exit 3 naming each file that would change",
     )
     run = _command(commands, "run", "build when stale, run the stages, verify")
@@ -47,11 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     snapshot = _command(commands, "snapshot", "record output digests in SPEC")
     snapshot.add_argument(
-        "--update", action="store_true",
+        "--update",
+        action="store_true",
         help="write the latest run's digests into the spec's snapshots",
     )
     snapshot.add_argument(
-        "--output", action="append", metavar="PATH",
+        "--output",
+        action="append",
+        metavar="PATH",
         help="snapshot only this output (repeatable); default: the outputs "
         "snapshotted now, or every output when none is",
     )
@@ -63,9 +67,7 @@ def _command(
 ) -> argparse.ArgumentParser:
     sub = commands.add_parser(name, help=text, description=text, epilog=EPILOG)
     sub.add_argument("spec", metavar="SPEC", help="the spec file, e.g. specs/x.yaml")
-    sub.add_argument(
-        "overrides", metavar="OVERRIDE", nargs="*", help="Hydra overrides"
-    )
+    sub.add_argument("overrides", metavar="OVERRIDE", nargs="*", help="Hydra overrides")
     return sub
 
 

@@ -55,12 +55,14 @@ def load(spec_file: str, overrides: Sequence[str]) -> LoadedSpec:
             f"{spec_file}: a spec path may hold only letters, digits, '.', '_', "
             "'-' and '/'; rename the file"
         )
-    data = _compose(path, root, list(overrides))
+    data = _compose(path, relpath, root, list(overrides))
     spec = validate(data, relpath)
     return LoadedSpec(path=path, root=root, overrides=tuple(overrides), spec=spec)
 
 
-def _compose(path: Path, root: Path, overrides: list[str]) -> dict[str, Any]:
+def _compose(
+    path: Path, relpath: str, root: Path, overrides: list[str]
+) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -71,10 +73,11 @@ def _compose(path: Path, root: Path, overrides: list[str]) -> dict[str, Any]:
         with initialize_config_dir(config_dir=str(path.parent), version_base=None):
             cfg = compose(config_name=path.stem, overrides=searchpath + overrides)
         data = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise SpecError(_explain_hydra(path, overrides, exc)) from None
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        # Hydra raises a bare ValueError for some malformed overrides (e.g. "=5").
+        raise SpecError(_explain_hydra(relpath, overrides, exc)) from None
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: a spec is a YAML mapping at the top level")
+        raise SpecError(f"{relpath}: a spec is a YAML mapping at the top level")
     data.pop("hydra", None)
     return {str(k): v for k, v in data.items()}
 
@@ -83,16 +86,15 @@ def _hydra_quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _explain_hydra(path: Path, overrides: list[str], exc: Exception) -> str:
-    message = str(exc).strip().splitlines()
+def _explain_hydra(relpath: str, overrides: list[str], exc: Exception) -> str:
+    message = str(exc).split("Config search path")[0].strip().splitlines()
     detail = " ".join(line.strip() for line in message if line.strip())
-    detail = detail.replace(str(path.parent), "").strip()
     hint = (
         "overrides use Hydra's grammar: key=value to change a key, +key=value "
         "to add one, ~key to delete one, group=option to pick a config group"
     )
     given = f" (overrides: {' '.join(overrides)})" if overrides else ""
-    return f"{path}: cannot compose the spec{given}: {detail}\n  {hint}"
+    return f"{relpath}: cannot compose the spec{given}: {detail}\n  {hint}"
 
 
 def validate(data: dict[str, Any], source: str) -> Spec:
@@ -111,17 +113,16 @@ def _explain_error(err: Any, data: dict[str, Any]) -> str:
         return f"  {key}: unknown key{_suggest(loc, data)}"
     if err["type"] == "missing":
         return f"  {key}: required key is missing"
-    value = err.get("input")
-    expected = err["msg"]
+    expected = str(err["msg"]).removeprefix("Value error, ")
+    unknown = re.match(r"unknown key '([^']+)': (.*)", expected)
+    if unknown:
+        name = unknown.group(1)
+        return f"  {name}: unknown key ({unknown.group(2)}){_suggest((name,), data)}"
     if "pattern" in (err.get("ctx") or {}):
         expected = f"a string matching {err['ctx']['pattern']}"
-    text = _short(value)
-    if not loc and "unknown key" in expected:
-        name = re.search(r"unknown key '([^']+)'", expected)
-        if name:
-            key = name.group(1)
-            expected += _suggest((key,), data)
-    return f"  {key}: got {text}; expected {expected.removeprefix('Value error, ')}"
+    if not loc:
+        return f"  {expected}"
+    return f"  {key}: got {_short(err.get('input'))}; expected {expected}"
 
 
 def _suggest(loc: tuple[str, ...], data: dict[str, Any]) -> str:
@@ -129,9 +130,11 @@ def _suggest(loc: tuple[str, ...], data: dict[str, Any]) -> str:
     for part in loc[:-1]:
         field = model.model_fields.get(part) if model else None
         annotation = field.annotation if field else None
-        model = annotation if isinstance(annotation, type) and issubclass(
-            annotation, BaseModel
-        ) else None
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
     names = set(model.model_fields) if model else set()
     if len(loc) == 1:
         names |= set(RESERVED_KEYS)

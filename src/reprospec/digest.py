@@ -46,11 +46,11 @@ def array_digest(array: Any) -> str:
 def _array_hasher(array: Any) -> Any:
     import numpy as np
 
-    data = np.ascontiguousarray(np.asarray(array))
-    little = data.astype(data.dtype.newbyteorder("<"), copy=False)
+    data = np.asarray(array)
+    little = np.ascontiguousarray(data.astype(data.dtype.newbyteorder("<"), copy=False))
     hasher = hashlib.sha256()
     hasher.update(f"{little.dtype.str}|{list(little.shape)}|".encode())
-    hasher.update(memoryview(little).cast("B"))
+    hasher.update(little.data)
     return hasher
 
 

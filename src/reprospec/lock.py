@@ -1,4 +1,4 @@
-"""Resolve the spec's requirements into a hash-pinned lock, reusing it when unchanged."""
+"""Resolve the spec's requirements into a hashed lock; reuse it when unchanged."""
 
 from __future__ import annotations
 
@@ -56,9 +56,7 @@ def _name(requirement: str) -> str:
 
 def inputs_digest(req_in: str, python: str, resolver: str) -> str:
     """Return the digest of everything that decides the lock's content."""
-    body = "\n".join(
-        line for line in req_in.splitlines() if not line.startswith("#")
-    )
+    body = "\n".join(line for line in req_in.splitlines() if not line.startswith("#"))
     blob = f"{resolver}\n{python}\n{body}\n".encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
@@ -127,10 +125,19 @@ def _run_uv(req_in: str, python: str) -> str:
     with tempfile.TemporaryDirectory(prefix="reprospec-lock-") as tmp:
         Path(tmp, "requirements.in").write_text(req_in)
         command = [
-            uv_binary(), "pip", "compile", "requirements.in",
-            "--generate-hashes", "--python-version", python,
-            "--no-header", "--no-emit-index-url", "--no-emit-find-links",
-            "--quiet", "-o", "requirements-lock.txt",
+            uv_binary(),
+            "pip",
+            "compile",
+            "requirements.in",
+            "--generate-hashes",
+            "--python-version",
+            python,
+            "--no-header",
+            "--no-emit-index-url",
+            "--no-emit-find-links",
+            "--quiet",
+            "-o",
+            "requirements-lock.txt",
         ]
         for link in machine_find_links():
             command += ["--find-links", link]

@@ -73,8 +73,11 @@ def ensure_dvc(root: Path, private: bool) -> None:
 def _dvc(root: Path, args: list[str], env: dict[str, str] | None = None) -> int:
     command = [sys.executable, "-m", "dvc", *args]
     done = subprocess.run(
-        command, cwd=root, env=env or {**os.environ, **QUIET_TOOLS},
-        stdout=sys.stderr, check=False,
+        command,
+        cwd=root,
+        env=env or {**os.environ, **QUIET_TOOLS},
+        stdout=sys.stderr,
+        check=False,
     )
     return done.returncode
 
@@ -146,6 +149,7 @@ def data_version(bundle: Path) -> str:
 
 def git_state(root: Path) -> tuple[str, bool]:
     """Return the commit checked out at root and whether the tree is dirty."""
+
     def git(*args: str) -> str | None:
         done = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, check=False

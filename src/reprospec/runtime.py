@@ -6,6 +6,7 @@ nor the emitters, and a framework only when the spec names it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import random
@@ -56,10 +57,9 @@ def _pin_threads(threads: int, framework: str, strict: bool) -> None:
 
         torch.set_num_threads(threads)
         if torch.get_num_interop_threads() != threads:
-            try:
+            # Fixed once any parallel work ran; the launcher's variables set it.
+            with contextlib.suppress(RuntimeError):
                 torch.set_num_interop_threads(threads)
-            except RuntimeError:
-                pass  # fixed once any parallel work ran; the launcher set it first
         torch.use_deterministic_algorithms(strict)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
@@ -75,7 +75,9 @@ def _pin_threads(threads: int, framework: str, strict: bool) -> None:
 
 
 def _check_launch(launch_env: Mapping[str, str]) -> None:
-    wrong = {k: os.environ.get(k) for k, v in launch_env.items() if os.environ.get(k) != v}
+    wrong = {
+        k: os.environ.get(k) for k, v in launch_env.items() if os.environ.get(k) != v
+    }
     if wrong:
         raise SeedNotSetError(
             f"the stage interpreter started without {sorted(wrong)} set as the "

@@ -47,7 +47,9 @@ def snapshot_block(run_id: str, digests: dict[str, str]) -> str:
         f"  from_run: {yaml_scalar(run_id)}",
         "  outputs:",
     ]
-    lines += [f"    {yaml_scalar(p)}: {yaml_scalar(d)}" for p, d in sorted(digests.items())]
+    lines += [
+        f"    {yaml_scalar(p)}: {yaml_scalar(d)}" for p, d in sorted(digests.items())
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +61,9 @@ def replace_block(text: str, block: str) -> str:
         joiner = "" if not text or text.endswith("\n") else "\n"
         return text + joiner + block
     end = start + 1
-    while end < len(lines) and (lines[end][:1] in (" ", "\t") or not lines[end].strip()):
+    while end < len(lines) and (
+        lines[end][:1] in (" ", "\t") or not lines[end].strip()
+    ):
         end += 1
     return "".join(lines[:start]) + block + "".join(lines[end:])
 
@@ -76,7 +80,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 def save_last_run(path: Path, run_id: str, digests: dict[str, str]) -> None:
     """Remember the latest run's digests for `snapshot --update`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps({"run_id": run_id, "digests": digests}, indent=2))
+    write_text_atomic(
+        path, json.dumps({"run_id": run_id, "digests": digests}, indent=2)
+    )
 
 
 def load_last_run(path: Path) -> tuple[str, dict[str, str]] | None:

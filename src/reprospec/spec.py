@@ -194,12 +194,12 @@ class Spec(BaseModel):
                     "must be a mapping of parameters that some stage lists in "
                     "'params'"
                 )
-        used = {ref.split(".")[0] for _, st in self.stages.ordered() for ref in st.params}
+        used = {
+            ref.split(".")[0] for _, st in self.stages.ordered() for ref in st.params
+        }
         for name in params:
             if name not in used:
-                raise ValueError(
-                    f"unknown key {name!r}: no stage lists it in 'params'"
-                )
+                raise ValueError(f"unknown key {name!r}: no stage lists it in 'params'")
         for stage_name, stage in self.stages.ordered():
             for ref in stage.params:
                 if ref.split(".")[0] not in params and ref != "seed":
@@ -254,7 +254,10 @@ class Spec(BaseModel):
 
     def stage_params(self) -> dict[str, Any]:
         """Return what params.yaml holds: the seed and every parameter section."""
-        return {"seed": self.seed, **{k: self.params()[k] for k in sorted(self.params())}}
+        return {
+            "seed": self.seed,
+            **{k: self.params()[k] for k in sorted(self.params())},
+        }
 
 
 def canonical_json(data: Any) -> bytes:

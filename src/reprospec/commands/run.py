@@ -55,7 +55,9 @@ def last_run_path(loaded: LoadedSpec, compiled: Compiled) -> Path:
     return loaded.root / STATE_DIR / "last-run" / f"{compiled.path.name}.json"
 
 
-def _verdict(loaded: LoadedSpec, result: StageRun, diffs: list[object]) -> str:
+def _verdict(
+    loaded: LoadedSpec, result: StageRun, diffs: list[snapshots.Difference]
+) -> str:
     if result.returncode != 0:
         return "not-run"
     if not loaded.spec.snapshots.outputs:
@@ -122,9 +124,9 @@ def flat_params(data: dict[str, object], prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict):
             flat.update(flat_params(value, f"{prefix}{key}."))
         else:
-            flat[f"{prefix}{key}"] = json.dumps(value) if not isinstance(
-                value, str
-            ) else value
+            flat[f"{prefix}{key}"] = (
+                json.dumps(value) if not isinstance(value, str) else value
+            )
     return flat
 
 

@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _select(digests: dict[str, str], chosen: list[str]) -> dict[str, str]:
     """Return the digests of the chosen outputs; all of them when none is chosen."""
     unknown = sorted(set(chosen) - set(digests))

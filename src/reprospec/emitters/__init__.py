@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from reprospec.emitters import conda, docker, dvc, entrypoint, requirements, spec_copy
-from reprospec.emitters import workflow
+from reprospec.emitters import (
+    conda,
+    docker,
+    dvc,
+    entrypoint,
+    requirements,
+    spec_copy,
+    workflow,
+)
 from reprospec.emitters.base import BuildInputs, Emitter, Files
 
 EMITTERS: tuple[Emitter, ...] = (

@@ -1,0 +1,95 @@
+"""Shared fixtures: a throwaway copy of the project, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_PARTS = (
+    "specs",
+    "conf",
+    "examples",
+    "build",
+    ".dvc",
+    ".dvcignore",
+    ".gitignore",
+)
+
+
+def copy_project(target: Path) -> Path:
+    """Copy the project's files that git sees (not its ignored outputs) into target."""
+    listed = subprocess.run(
+        [
+            "git",
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            *PROJECT_PARTS,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    git(target, "init", "-q")
+    git(target, "add", "-A")
+    git(target, "commit", "-q", "-m", "project under test")
+    return target
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git with a fixed identity and return its stdout."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@localhost",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@localhost",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m reprospec ARGS` in a fresh process."""
+    env = {**os.environ, "REPROSPEC_LOG_DIR": str(cwd / ".reprospec" / "logs")}
+    return subprocess.run(
+        [sys.executable, "-m", "reprospec", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Return a fresh copy of the project in a temporary folder."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def ran_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Return a project copy in which the digits spec has run once."""
+    root = copy_project(tmp_path_factory.mktemp("ran") / "project")
+    done = cli(root, "run", "specs/digits_mlp.yaml")
+    assert done.returncode == 0, done.stderr
+    yield root
