@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force", action="store_true", help="re-run every stage, cached or not"
     )
+    run.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="run on uncommitted changes; the run is tagged dirty with its diff",
+    )
     snapshot = _command(commands, "snapshot", "record output digests in SPEC")
     snapshot.add_argument(
         "--update",
@@ -81,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.overrides = [*args.overrides, *extra]
     level = logging.WARNING if args.quiet else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=level, format="reprospec: %(message)s", stream=sys.stderr)
+    log.addFilter(_redact)
     module = importlib.import_module(f"reprospec.commands.{args.command}")
     try:
         code: int = module.run(args)
@@ -93,6 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         return _internal_error()
     return code
+
+
+def _redact(record: logging.LogRecord) -> bool:
+    """Replace secret-looking values and e-mail addresses in a log record."""
+    from reprospec import secrets
+
+    record.msg = secrets.redact(record.getMessage())
+    record.args = None
+    return True
 
 
 def _internal_error() -> int:

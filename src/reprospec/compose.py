@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from reprospec import secrets
 from reprospec.errors import SpecError, UsageError
 from reprospec.spec import RESERVED_KEYS, Spec
 
@@ -56,6 +57,7 @@ def load(spec_file: str, overrides: Sequence[str]) -> LoadedSpec:
             "'-' and '/'; rename the file"
         )
     data = _compose(path, relpath, root, list(overrides))
+    _refuse_secrets(data, relpath)
     spec = validate(data, relpath)
     return LoadedSpec(path=path, root=root, overrides=tuple(overrides), spec=spec)
 
@@ -95,6 +97,17 @@ def _explain_hydra(relpath: str, overrides: list[str], exc: Exception) -> str:
     )
     given = f" (overrides: {' '.join(overrides)})" if overrides else ""
     return f"{relpath}: cannot compose the spec{given}: {detail}\n  {hint}"
+
+
+def _refuse_secrets(data: dict[str, Any], relpath: str) -> None:
+    found = list(secrets.find(data))
+    if found:
+        lines = "\n".join(f"  {key}: {reason}" for key, reason in found)
+        raise SpecError(
+            f"{relpath}: the spec holds what looks like a secret:\n{lines}\n"
+            "  a spec names environment variables (environment.required_env), "
+            "never their values; remove the value and read the variable at run time"
+        )
 
 
 def validate(data: dict[str, Any], source: str) -> Spec:

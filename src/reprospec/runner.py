@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,14 +73,20 @@ def ensure_dvc(root: Path, private: bool) -> None:
 
 def _dvc(root: Path, args: list[str], env: dict[str, str] | None = None) -> int:
     command = [sys.executable, "-m", "dvc", *args]
-    done = subprocess.run(
-        command,
-        cwd=root,
-        env=env or {**os.environ, **QUIET_TOOLS},
-        stdout=sys.stderr,
-        check=False,
+    child = subprocess.Popen(
+        command, cwd=root, env=env or {**os.environ, **QUIET_TOOLS}, stdout=sys.stderr
     )
-    return done.returncode
+    try:
+        return child.wait()
+    except BaseException:
+        # Let DVC stop its stage and release its own locks before giving up on it.
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
 
 
 def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:
@@ -147,15 +154,6 @@ def data_version(bundle: Path) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(entries)).hexdigest()
 
 
-def git_state(root: Path) -> tuple[str, bool]:
-    """Return the commit checked out at root and whether the tree is dirty."""
-
-    def git(*args: str) -> str | None:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD") or "none"
-    status = git("status", "--porcelain")
-    return commit, bool(status)
+def interrupted(start_ms: int) -> StageRun:
+    """Return the record of a run stopped before its stages finished."""
+    return StageRun(start_ms, _now_ms(), -2, {}, {}, "unknown")

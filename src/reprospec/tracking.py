@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Mapping
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from reprospec import secrets
 
 STATE_DIR = ".reprospec"
+T = TypeVar("T")
+KEY_LIMIT = 250
+VALUE_LIMIT = 6000
+BATCH = 100
+_BAD_KEY_CHARS = re.compile(r"[^\w./ -]")
 
 
 @dataclass(frozen=True)
@@ -58,14 +70,54 @@ def record(uri: str, root: Path, run: RunRecord) -> str:
         experiment_id, start_time=run.start_ms, run_name=run.run_name
     )
     run_id: str = created.info.run_id
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, v, run.end_ms, 0) for k, v in sorted(run.metrics.items())],
-        params=[Param(k, v) for k, v in sorted(run.params.items())],
-        tags=[RunTag(k, v) for k, v in sorted(run.tags.items())],
-    )
+    params, mapping = sanitize_params(run.params)
+    metrics = [Metric(k, v, run.end_ms, 0) for k, v in sorted(run.metrics.items())]
+    tags = [RunTag(k, _fit(secrets.redact(v))) for k, v in sorted(run.tags.items())]
+    items = [Param(k, v) for k, v in params.items()]
+    for chunk in _chunks(items):
+        client.log_batch(run_id, params=chunk)
+    client.log_batch(run_id, metrics=metrics, tags=tags)
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = os.path.join(tmp, "param-keys.json")
+        with open(keys, "w") as handle:
+            json.dump(mapping, handle, indent=2, sort_keys=True)
+        client.log_artifact(run_id, keys)
     for path in run.artifacts:
         if path.exists():
             client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
     return run_id
+
+
+def sanitize_params(raw: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Return params MLflow accepts, and the original-to-logged key mapping.
+
+    Keys lose characters MLflow refuses and are cut to its limit; a key that
+    would then collide with another gets a suffix from its original's digest.
+    Values are redacted, and a value over the limit is logged as its digest.
+    """
+    logged: dict[str, str] = {}
+    mapping: dict[str, str] = {}
+    for original in sorted(raw):
+        key = _BAD_KEY_CHARS.sub("_", original)[:KEY_LIMIT]
+        if key in logged or (key != original and key in raw):
+            suffix = "~" + _digest(original)[:8]
+            key = key[: KEY_LIMIT - len(suffix)] + suffix
+        mapping[original] = key
+        logged[key] = _fit(secrets.redact(raw[original]))
+    return logged, mapping
+
+
+def _fit(value: str) -> str:
+    if len(value) <= VALUE_LIMIT:
+        return value
+    return f"sha256:{_digest(value)} (full value in spec.yaml)"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _chunks(items: Sequence[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), BATCH):
+        yield list(items[start : start + BATCH])

@@ -8,6 +8,7 @@ import logging
 from reprospec import bundle, compose
 from reprospec.builder import compile_spec, ensure_built
 from reprospec.errors import BundleOutOfDate
+from reprospec.locking import exclusive
 
 log = logging.getLogger("reprospec")
 
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"{where}: in sync with {loaded.relpath}")
         return 0
-    compiled, changed = ensure_built(loaded)
+    with exclusive(loaded, "build"):
+        compiled, changed = ensure_built(loaded)
     where = compiled.path.relative_to(loaded.root)
     if changed:
         print(f"{where}: wrote {len(changed)} changed file(s)")
