@@ -67,6 +67,12 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout
 
 
+def commit(root: Path, message: str = "change under test") -> None:
+    """Commit every change in root, so guards see a clean tree."""
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m reprospec ARGS` in a fresh process."""
     env = {**os.environ, "REPROSPEC_LOG_DIR": str(cwd / ".reprospec" / "logs")}

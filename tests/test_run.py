@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import cli
+from conftest import cli, commit
 
 SPEC = "specs/digits_mlp.yaml"
 PREDICTIONS = "outputs/predictions.npy"
@@ -51,6 +51,7 @@ def test_tampered_snapshot_exits_3(project: Path) -> None:
     text = spec.read_text()
     real = _recorded(project, PREDICTIONS)
     spec.write_text(text.replace(real, "sha256:" + "0" * 64))
+    commit(project)
     done = cli(project, "run", SPEC)
     assert done.returncode == 3, done.stderr
     assert f"sha256:{'0' * 64}  {real}" in done.stdout
@@ -59,12 +60,14 @@ def test_tampered_snapshot_exits_3(project: Path) -> None:
 def test_snapshot_update_records_the_latest_run(project: Path) -> None:
     spec = project / SPEC
     spec.write_text(spec.read_text().split("snapshots:")[0])
+    commit(project)
     assert cli(project, "snapshot", SPEC, "--update").returncode == 2
     ran = cli(project, "run", SPEC)
     assert ran.returncode == 0, ran.stderr
     run_id = re.search(r"^run ([0-9a-f]{32})$", ran.stdout, re.M).group(1)  # type: ignore[union-attr]
     done = cli(project, "snapshot", SPEC, "--update", "--output", PREDICTIONS)
     assert done.returncode == 0, done.stderr
+    commit(project)
     recorded = yaml.safe_load(spec.read_text())["snapshots"]
     assert recorded == {
         "from_run": run_id,

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import cli
+from conftest import cli, commit
 
 
 def test_run_is_tracked_with_params_tags_metrics_and_artifacts(
@@ -65,6 +65,7 @@ def test_failed_stage_is_tracked_as_failed(project: Path) -> None:
             '"""Predict the test set;', 'raise SystemExit(7)\n    """'
         )
     )
+    commit(project)
     done = cli(project, "run", "specs/digits_mlp.yaml")
     assert done.returncode == 1
     assert "marked FAILED" in done.stderr

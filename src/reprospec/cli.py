@@ -93,9 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReprospecError as exc:
         log.error("%s", exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        from reprospec.locking import Terminated
+
+        log.error("stopped: nothing half-written was kept")
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception:
         return _internal_error()
     return code
