@@ -72,7 +72,7 @@ def test_second_build_waits_and_says_so(project: Path) -> None:
         )
         time.sleep(3)
         assert waiting.poll() is None
-    out, err = waiting.communicate(timeout=60)
+    _, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 0, err
     assert "waiting: another build or run of digits-mlp holds" in err
 

@@ -79,3 +79,30 @@ def test_path_escaping_the_bundle_is_refused(project: Path) -> None:
     code, err = _build(project, "stages.ingest.outs=[../../etc/passwd]")
     assert code == 2
     assert "stages.ingest.outs.0: got '../../etc/passwd'" in err
+
+
+def test_error_in_spec_file_gives_line_and_column(project: Path) -> None:
+    spec = project / "specs" / "digits_mlp.yaml"
+    spec.write_text(spec.read_text().replace("threads: 1", "threads: many"))
+    code, err = _build(project)
+    assert code == 2
+    line = 1 + spec.read_text().splitlines().index("  threads: many")
+    assert "determinism.threads: got 'many'; expected a valid integer" in err
+    assert f"(set at specs/digits_mlp.yaml:{line}:3)" in err
+
+
+def test_error_in_config_group_names_the_group_file(project: Path) -> None:
+    adam = project / "conf" / "optim" / "adam.yaml"
+    adam.write_text(adam.read_text() + "password: hunter2\n")
+    code, err = _build(project)
+    assert code == 2
+    assert "optim.password: its key names a secret" in err
+    assert "hunter2" not in err
+
+
+def test_yaml_syntax_error_gives_file_line_and_column(project: Path) -> None:
+    mlp = project / "conf" / "model" / "mlp.yaml"
+    mlp.write_text("hidden: [128\n")
+    code, err = _build(project)
+    assert code == 2
+    assert err.startswith("reprospec: conf/model/mlp.yaml:2:1: YAML syntax error")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
-from reprospec import secrets
+from reprospec import positions, secrets
 from reprospec.errors import SpecError, UsageError
 from reprospec.spec import RESERVED_KEYS, Spec
 
@@ -58,7 +59,11 @@ def load(spec_file: str, overrides: Sequence[str]) -> LoadedSpec:
         )
     data = _compose(path, relpath, root, list(overrides))
     _refuse_secrets(data, relpath)
-    spec = validate(data, relpath)
+
+    def where(key: tuple[str, ...]) -> str | None:
+        return positions.locate(path, root, overrides, key)
+
+    spec = validate(data, relpath, where)
     return LoadedSpec(path=path, root=root, overrides=tuple(overrides), spec=spec)
 
 
@@ -75,6 +80,8 @@ def _compose(
         with initialize_config_dir(config_dir=str(path.parent), version_base=None):
             cfg = compose(config_name=path.stem, overrides=searchpath + overrides)
         data = OmegaConf.to_container(cfg, resolve=True)
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError(_explain_yaml(root, exc)) from None
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         # Hydra raises a bare ValueError for some malformed overrides (e.g. "=5").
         raise SpecError(_explain_hydra(relpath, overrides, exc)) from None
@@ -82,6 +89,17 @@ def _compose(
         raise SpecError(f"{relpath}: a spec is a YAML mapping at the top level")
     data.pop("hydra", None)
     return {str(k): v for k, v in data.items()}
+
+
+def _explain_yaml(root: Path, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = "spec"
+    if mark is not None:
+        name = Path(mark.name)
+        shown = name.relative_to(root) if name.is_relative_to(root) else name
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}"
+    problem = " ".join(filter(None, [exc.context, exc.problem]))
+    return f"{where}: YAML syntax error: {problem}; fix the YAML at that position"
 
 
 def _hydra_quote(text: str) -> str:
@@ -110,23 +128,38 @@ def _refuse_secrets(data: dict[str, Any], relpath: str) -> None:
         )
 
 
-def validate(data: dict[str, Any], source: str) -> Spec:
-    """Validate composed data into a Spec, naming each bad key on failure."""
+def validate(
+    data: dict[str, Any],
+    source: str,
+    where: Callable[[tuple[str, ...]], str | None] | None = None,
+) -> Spec:
+    """Validate composed data into a Spec, naming each bad key and where it was set."""
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        lines = [_explain_error(err, data) for err in exc.errors()]
+        lines = [_explain_error(err, data, where) for err in exc.errors()]
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(lines)) from None
 
 
-def _explain_error(err: Any, data: dict[str, Any]) -> str:
+def _explain_error(
+    err: Any,
+    data: dict[str, Any],
+    where: Callable[[tuple[str, ...]], str | None] | None,
+) -> str:
     loc = tuple(str(part) for part in err["loc"])
+    text = _describe(err, loc, data)
+    position = where(loc) if where and loc else None
+    return f"{text} (set at {position})" if position else text
+
+
+def _describe(err: Any, loc: tuple[str, ...], data: dict[str, Any]) -> str:
     key = ".".join(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
         return f"  {key}: unknown key{_suggest(loc, data)}"
     if err["type"] == "missing":
         return f"  {key}: required key is missing"
     expected = str(err["msg"]).removeprefix("Value error, ")
+    expected = expected.removeprefix("Input should be ")
     unknown = re.match(r"unknown key '([^']+)': (.*)", expected)
     if unknown:
         name = unknown.group(1)
