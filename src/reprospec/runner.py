@@ -53,11 +53,11 @@ def dvc_root(loaded: LoadedSpec, bundle: Path) -> Path:
     """Return the DVC repository a bundle's pipeline runs in.
 
     Bundles built with overrides live in a git-ignored folder, which DVC refuses
-    inside a git repository; that folder is therefore a DVC repository of its own,
-    without git.
+    inside a git repository; each is therefore a DVC repository of its own,
+    without git, so runs of different overrides never wait on one DVC lock.
     """
     private = loaded.root / STATE_DIR / "bundles"
-    return private if bundle.is_relative_to(private) else loaded.root
+    return bundle if bundle.is_relative_to(private) else loaded.root
 
 
 def ensure_dvc(root: Path, private: bool) -> None:
