@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ def preprocess(ctx: StageContext) -> None:
     with np.load(ctx.dep("data/raw/digits.npz")) as raw:
         images, labels = raw["images"], raw["labels"]
     order = ctx.rng.permutation(len(labels))
-    n_test = round(len(labels) * data["test_size"])
+    order = order[: round(len(order) * data["sample"])]  # a seeded subset, e.g. for CI
+    n_test = round(len(order) * data["test_size"])
     test, train = order[:n_test], order[n_test:]
     mean = images[train].mean(axis=0)
     std = images[train].std(axis=0) + data["epsilon"]
@@ -83,7 +85,8 @@ def train(ctx: StageContext) -> None:
             total += loss.item() * len(batch_y)
         curve.append(total / len(y))
     torch.save(network.state_dict(), ctx.out("models/model.pt"))
-    ctx.out("reports/train_curve.json").write_text(json.dumps({"loss": curve}))
+    records = [{"epoch": i + 1, "loss": round(v, 6)} for i, v in enumerate(curve)]
+    ctx.out("reports/train_curve.json").write_text(json.dumps(records) + "\n")
 
 
 def _optimizer(optim: dict[str, Any], parameters: Any) -> Any:
@@ -115,8 +118,18 @@ def evaluate(ctx: StageContext) -> None:
     network.eval()
     with torch.no_grad():
         predicted = network(x).argmax(dim=1).numpy().astype(np.int64)
+    write_classification(ctx, y, predicted)
+
+
+def write_classification(ctx: StageContext, truth: Any, predicted: Any) -> None:
+    """Write predicted labels, the accuracy and, where declared, a confusion matrix."""
     np.save(ctx.out("outputs/predictions.npy"), predicted)
-    accuracy = float((predicted == y).mean())
+    accuracy = float((predicted == truth).mean())
     ctx.out("metrics.json").write_text(
-        json.dumps({"accuracy": round(accuracy, 6), "n_test": len(y)}) + "\n"
+        json.dumps({"accuracy": round(accuracy, 6), "n_test": len(truth)}) + "\n"
     )
+    if Path("reports/confusion.json") in ctx.plots:
+        matrix = np.zeros((10, 10), dtype=np.int64)
+        np.add.at(matrix, (truth, predicted), 1)
+        report = {"labels": list(range(10)), "matrix": matrix.tolist()}
+        ctx.out("reports/confusion.json").write_text(json.dumps(report) + "\n")

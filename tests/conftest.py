@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,9 +75,15 @@ def commit(root: Path, message: str = "change under test") -> None:
     git(root, "commit", "-q", "-m", message)
 
 
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m reprospec ARGS` in a fresh process."""
-    env = {**os.environ, "REPROSPEC_LOG_DIR": str(cwd / ".reprospec" / "logs")}
+    env = {
+        **os.environ,
+        "REPROSPEC_LOG_DIR": str(cwd / ".reprospec" / "logs"),
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "reprospec", *args],
         cwd=cwd,
@@ -99,3 +107,35 @@ def ran_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     done = cli(root, "run", "specs/digits_mlp.yaml")
     assert done.returncode == 0, done.stderr
     yield root
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start PostgreSQL and an MLflow server on 127.0.0.1; stop both at the end.
+
+    Where PostgreSQL is missing the tests that need it are skipped, except in CI
+    (CI=true), whose setup step installs it: there they fail.
+    """
+    stack = _script("tracking_stack")
+    try:
+        stack.postgres_bindir()
+    except stack.StackError as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(str(exc))
+    running = stack.start(tmp_path_factory.mktemp("tracking-stack"))
+    try:
+        yield running
+    finally:
+        stack.stop(running)
+
+
+def _script(name: str) -> Any:
+    """Import a helper from scripts/ (not a package) by its file."""
+    path = REPO / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

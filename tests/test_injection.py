@@ -29,6 +29,8 @@ PAYLOADS = [
     "trailing continuation \\",
     "'\"quotes\" and \\'escapes'",
     "# not a comment",
+    "line\u2028separator: 1",
+    "next\x85line: 1",
 ]
 RESTRICTED = [
     ("name",),

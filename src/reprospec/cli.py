@@ -47,15 +47,54 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="re-run every stage, cached or not"
     )
     run.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="run every stage N times in fresh processes; exit 3 naming each "
+        "output that differs and the first stage that made it differ",
+    )
+    run.add_argument(
         "--allow-dirty",
         action="store_true",
         help="run on uncommitted changes; the run is tagged dirty with its diff",
     )
+    run.add_argument(
+        "-m",
+        "--multirun",
+        action="store_true",
+        help="sweep: one run per combination of comma-separated override values, "
+        "through Hydra's launcher (e.g. hydra/launcher=joblib)",
+    )
+    verify = _command(
+        commands, "verify", "CI gate: build --check, CI-profile run, snapshots, gates"
+    )
+    verify.add_argument(
+        "--allow-dirty", action="store_true", help="run on uncommitted changes"
+    )
+    _run_command(
+        commands, "card", "render the experiment card of RUN again"
+    ).add_argument(
+        "--out", metavar="DIR", help="folder to write to (default .reprospec/cards/RUN)"
+    )
+    _run_command(commands, "replay", "rebuild RUN's bundle at its commit, run, compare")
+    diff = commands.add_parser(
+        "diff",
+        help="explain how two runs differ",
+        description="explain how two runs differ",
+    )
+    diff.add_argument("run_a", metavar="RUN_A")
+    diff.add_argument("run_b", metavar="RUN_B")
+    diff.add_argument("--tracking-uri", help="MLflow store (default: the project's)")
     snapshot = _command(commands, "snapshot", "record output digests in SPEC")
     snapshot.add_argument(
         "--update",
         action="store_true",
         help="write the latest run's digests into the spec's snapshots",
+    )
+    snapshot.add_argument(
+        "--ci",
+        action="store_true",
+        help="record the latest CI-profile run (reprospec verify) in ci_snapshots",
     )
     snapshot.add_argument(
         "--output",
@@ -64,6 +103,32 @@ def _parser() -> argparse.ArgumentParser:
         help="snapshot only this output (repeatable); default: the outputs "
         "snapshotted now, or every output when none is",
     )
+    relock = _command(commands, "lock", "re-resolve SPEC's lock; show changed pins")
+    relock.add_argument(
+        "--upgrade", action="store_true", help="move every pin to its newest version"
+    )
+    relock.add_argument(
+        "--upgrade-package",
+        action="append",
+        metavar="NAME[==VERSION]",
+        help="move only this package (repeatable), to VERSION when given",
+    )
+    relock.add_argument(
+        "--resolver",
+        choices=("uv", "pip-tools"),
+        default="uv",
+        help="uv pip compile (default) or pip-tools' pip-compile",
+    )
+    _command(commands, "check-seed", "check statically that stages seed first")
+    init = commands.add_parser(
+        "init",
+        help="scaffold a project: specs, conf, code, hooks",
+        description="scaffold a project whose starter spec builds and runs",
+        epilog=EPILOG,
+    )
+    init.add_argument("directory", nargs="?", default=".", metavar="DIR")
+    init.add_argument("--name", help="the experiment's name (default: DIR's name)")
+    init.add_argument("--team", default="research", help="the owning team's slug")
     return parser
 
 
@@ -76,18 +141,34 @@ def _command(
     return sub
 
 
+def _run_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=text, description=text, epilog=EPILOG)
+    sub.add_argument("run", metavar="RUN", help="an MLflow run ID")
+    sub.add_argument("--tracking-uri", help="MLflow store (default: the project's)")
+    return sub
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the reprospec command line and return its exit code."""
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     flags = [arg for arg in extra if arg.startswith("-")]
-    if flags:
-        parser.error(f"unrecognized arguments: {' '.join(flags)}")
-    args.overrides = [*args.overrides, *extra]
+    if flags or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(flags or extra)}")
+    if hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *extra]
     level = logging.WARNING if args.quiet else logging.INFO - 10 * args.verbose
     logging.basicConfig(level=level, format="reprospec: %(message)s", stream=sys.stderr)
     log.addFilter(_redact)
-    module = importlib.import_module(f"reprospec.commands.{args.command}")
+    from reprospec.tool_env import QUIET_TOOLS
+
+    for key, value in QUIET_TOOLS.items():
+        os.environ.setdefault(key, value)
+    module = importlib.import_module(
+        f"reprospec.commands.{args.command.replace('-', '_')}"
+    )
     try:
         code: int = module.run(args)
     except ReprospecError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from reprospec.runtime import framework_switches
 from reprospec.spec import Spec
 
 THREAD_VARIABLES = (
@@ -13,6 +14,9 @@ THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
+# Read by TensorFlow when its runtime starts, so they hold even for work that
+# runs before the stage's own settings are applied.
+TENSORFLOW_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 def launch_env(spec: Spec) -> dict[str, str]:
@@ -26,7 +30,26 @@ def launch_env(spec: Spec) -> dict[str, str]:
     if spec.environment.framework == "tensorflow":
         env["TF_DETERMINISTIC_OPS"] = "1"
         env["TF_ENABLE_ONEDNN_OPTS"] = "0"
+        env.update({var: threads for var in TENSORFLOW_THREAD_VARIABLES})
     return env
+
+
+def determinism_settings(spec: Spec) -> dict[str, str]:
+    """Return every setting a stage runs under: seed, variables, threads, switches.
+
+    Each stage checks these before its code runs and refuses to start otherwise,
+    so a run that finished ran under exactly these.
+    """
+    determinism = spec.determinism
+    framework = spec.environment.framework
+    return {
+        "seed": str(spec.seed),
+        "framework": framework,
+        "threads": str(determinism.threads),
+        "strict": str(determinism.strict).lower(),
+        **{f"env.{key}": value for key, value in sorted(launch_env(spec).items())},
+        **framework_switches(framework, determinism.threads, determinism.strict),
+    }
 
 
 def environment_digest(lock_text: str) -> str:

@@ -65,6 +65,20 @@ class MissingEnvironmentVariable(ReproducibilityError):
     """A variable that the spec requires is not set."""
 
 
+class DeterminismNotApplied(ReproducibilityError):
+    """A thread count, hash seed or framework switch did not take effect."""
+
+
+class NondeterministicRun(ReproducibilityError):
+    """Two runs of the same bundle wrote different outputs."""
+
+    exit_code = 3
+
+
+class TrackingUnavailable(ReproducibilityError):
+    """The MLflow store cannot be reached or refused the run."""
+
+
 class GateFailed(ReprospecError):
     """A metric crossed the bound that the spec sets for it."""
 

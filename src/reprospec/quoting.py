@@ -9,12 +9,21 @@ from typing import Any
 
 import yaml
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
 
 
 def comment(text: str) -> str:
-    """Return text safe inside a one-line comment: control characters escaped."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Return text safe inside a one-line comment: all but printable ASCII escaped.
+
+    Parsers end a line at more than ASCII newlines (YAML at U+0085 and U+2028),
+    so anything outside printable ASCII is written as an escape.
+    """
+    return _NOT_PRINTABLE_ASCII.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def shell(text: str) -> str:

@@ -21,12 +21,7 @@ from reprospec.digest import output_digest
 from reprospec.environment import launch_env
 from reprospec.errors import StageFailed
 from reprospec.spec import canonical_json
-
-QUIET_TOOLS = {
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-}
+from reprospec.tool_env import QUIET_TOOLS as QUIET_TOOLS
 
 
 @dataclass(frozen=True)
@@ -132,9 +127,16 @@ def digest_outputs(loaded: LoadedSpec, bundle: Path) -> dict[str, str]:
 def read_metrics(loaded: LoadedSpec, bundle: Path) -> dict[str, float]:
     """Return every numeric value in the metrics files, by dotted key."""
     metrics: dict[str, float] = {}
-    for _, stage in loaded.spec.stages.ordered():
+    for name, stage in loaded.spec.stages.ordered():
         for path in stage.metrics:
-            _flatten_numbers(json.loads((bundle / path).read_text()), "", metrics)
+            try:
+                data = json.loads((bundle / path).read_text())
+            except (OSError, ValueError) as exc:
+                raise StageFailed(
+                    f"stage {name!r} wrote {path}, which is not a JSON file of "
+                    f"metrics ({exc}); fix the stage"
+                ) from None
+            _flatten_numbers(data, "", metrics)
     return metrics
 
 

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import os
 import random
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from reprospec.errors import ReprospecError, SeedNotSetError
+from reprospec.errors import DeterminismNotApplied, ReprospecError, SeedNotSetError
 
+FRAMEWORKS = ("torch", "tensorflow")
 _SEED: int | None = None
+_WORKER_RNG: Any = None
 
 
 def set_global_seed(seed: int, framework: str = "numpy") -> None:
@@ -51,13 +57,125 @@ def current_seed() -> int:
     return _SEED
 
 
+def derived_seed(*keys: int) -> int:
+    """Return a 64-bit seed drawn from the run's seed and keys, the same every run."""
+    import numpy as np
+
+    sequence = np.random.SeedSequence([current_seed(), *keys])
+    return int(sequence.generate_state(1, np.uint64)[0])
+
+
+def torch_generator(stream: int = 0) -> Any:
+    """Return a torch.Generator seeded from the run's seed and a stream number.
+
+    Give it to a DataLoader (with worker_init_fn) so that its shuffling and its
+    workers' seeds repeat exactly from run to run.
+    """
+    import torch
+
+    return torch.Generator().manual_seed(derived_seed(stream))
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """Seed random, NumPy and torch in a DataLoader worker from its own seed.
+
+    The seed is torch's per-worker seed, drawn from the loader's generator plus
+    the worker's index: distinct between workers, repeated between runs when
+    the generator comes from torch_generator(). A stage's ctx.rng is copied
+    into every worker in the same state, so workers draw from worker_rng().
+    """
+    global _WORKER_RNG
+    import numpy as np
+    import torch
+
+    info = torch.utils.data.get_worker_info()
+    if info is None:
+        raise ReprospecError(
+            "worker_init_fn runs inside DataLoader workers only; pass it as "
+            "DataLoader(..., worker_init_fn=worker_init_fn)"
+        )
+    seed = int(info.seed)
+    random.seed(seed)
+    np.random.seed(np.random.SeedSequence(seed).generate_state(4))
+    torch.manual_seed(seed)
+    _WORKER_RNG = np.random.default_rng(seed)
+
+
+def worker_rng() -> Any:
+    """Return this DataLoader worker's NumPy Generator, seeded by worker_init_fn."""
+    if _WORKER_RNG is None:
+        raise SeedNotSetError(
+            "worker_rng() needs a DataLoader worker started with "
+            "worker_init_fn=reprospec.runtime.worker_init_fn"
+        )
+    return _WORKER_RNG
+
+
+def framework_switches(framework: str, threads: int, strict: bool) -> dict[str, str]:
+    """Return the thread counts and switches the runtime sets, as text by name."""
+    on, off, count = "true", "false", str(threads)
+    if framework == "torch":
+        return {
+            "torch.num_threads": count,
+            "torch.num_interop_threads": count,
+            "torch.use_deterministic_algorithms": on if strict else off,
+            "torch.backends.cudnn.deterministic": on,
+            "torch.backends.cudnn.benchmark": off,
+            "torch.backends.cuda.matmul.allow_tf32": off,
+            "torch.backends.cudnn.allow_tf32": off,
+        }
+    if framework == "tensorflow":
+        return {
+            "tensorflow.intra_op_parallelism_threads": count,
+            "tensorflow.inter_op_parallelism_threads": count,
+            "tensorflow.op_determinism": on if strict else off,
+        }
+    return {}
+
+
+def applied_switches(framework: str) -> dict[str, str]:
+    """Return the values the framework reports for the switches the runtime sets."""
+    if framework == "torch":
+        import torch
+
+        backends = torch.backends
+        values: dict[str, object] = {
+            "torch.num_threads": torch.get_num_threads(),
+            "torch.num_interop_threads": torch.get_num_interop_threads(),
+            "torch.use_deterministic_algorithms": (
+                torch.are_deterministic_algorithms_enabled()
+            ),
+            "torch.backends.cudnn.deterministic": backends.cudnn.deterministic,
+            "torch.backends.cudnn.benchmark": backends.cudnn.benchmark,
+            "torch.backends.cuda.matmul.allow_tf32": backends.cuda.matmul.allow_tf32,
+            "torch.backends.cudnn.allow_tf32": backends.cudnn.allow_tf32,
+        }
+    elif framework == "tensorflow":
+        import tensorflow as tf
+        from tensorflow.python.framework import config
+
+        threading = tf.config.threading
+        values = {
+            "tensorflow.intra_op_parallelism_threads": (
+                threading.get_intra_op_parallelism_threads()
+            ),
+            "tensorflow.inter_op_parallelism_threads": (
+                threading.get_inter_op_parallelism_threads()
+            ),
+            "tensorflow.op_determinism": config.is_op_determinism_enabled(),
+        }
+    else:
+        values = {}
+    return {key: str(v).lower() for key, v in values.items()}
+
+
 def _pin_threads(threads: int, framework: str, strict: bool) -> None:
     if framework == "torch":
         import torch
 
         torch.set_num_threads(threads)
         if torch.get_num_interop_threads() != threads:
-            # Fixed once any parallel work ran; the launcher's variables set it.
+            # Refused once inter-op work has run; the check below names it.
             with contextlib.suppress(RuntimeError):
                 torch.set_num_interop_threads(threads)
         torch.use_deterministic_algorithms(strict)
@@ -72,6 +190,102 @@ def _pin_threads(threads: int, framework: str, strict: bool) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         if strict:
             tf.config.experimental.enable_op_determinism()
+
+
+def check_switches(framework: str, threads: int, strict: bool) -> None:
+    """Raise DeterminismNotApplied unless every switch reads as the runtime set it."""
+    expected = framework_switches(framework, threads, strict)
+    applied = applied_switches(framework)
+    wrong = [
+        f"{key}: wanted {value}, the framework reports {applied.get(key)}"
+        for key, value in expected.items()
+        if applied.get(key) != value
+    ]
+    if wrong:
+        raise DeterminismNotApplied(
+            "these settings did not take effect in the stage process:\n  "
+            + "\n  ".join(wrong)
+            + "\n  something ran framework code before reprospec seeded the stage; "
+            "start it through the bundle's entrypoint.py"
+        )
+
+
+HASH_PROBE = "reprospec: is hash randomisation fixed?"
+
+
+def check_hash_seed(expected: str) -> None:
+    """Raise DeterminismNotApplied unless str hashes follow PYTHONHASHSEED=expected.
+
+    The variable counts only when the interpreter starts, so a fresh interpreter
+    started with it must hash a probe string exactly as this one does.
+    """
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", f"print(hash({HASH_PROBE!r}))"],
+        env={"PYTHONHASHSEED": expected},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != str(hash(HASH_PROBE)):
+        raise DeterminismNotApplied(
+            f"this interpreter does not hash as PYTHONHASHSEED={expected} would: "
+            "the variable was set after it started, so set and dict order of "
+            "strings changes from run to run; start the stage through the "
+            "bundle's entrypoint.py, which sets it before Python starts"
+        )
+
+
+class _Refused(importlib.abc.Loader):
+    """Fail the import of a framework the spec does not name, saying why."""
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        top = spec.name.partition(".")[0]
+        raise ModuleNotFoundError(
+            f"reprospec: the spec's environment.framework is {self.framework!r}, "
+            f"so {top!r} would run unseeded and with its own threads; set "
+            f"environment.framework to {top!r} or leave {top!r} out",
+            name=spec.name,
+        )
+
+    def exec_module(self, module: ModuleType) -> None:
+        raise AssertionError("create_module always refuses")
+
+
+class _FrameworkFence(importlib.abc.MetaPathFinder):
+    """Answer for the frameworks the spec does not name with a refusing loader.
+
+    A probe such as importlib.util.find_spec still gets an answer (a spec with
+    no origin), so libraries that only look for a framework carry on.
+    """
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self.blocked = frozenset(f for f in FRAMEWORKS if f != framework)
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] not in self.blocked:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _Refused(self.framework))
+
+
+def block_other_frameworks(framework: str) -> None:
+    """Make importing a framework the spec does not name fail, and say why."""
+    fence = _FrameworkFence(framework)
+    loaded = sorted(fence.blocked & set(sys.modules))
+    if loaded:
+        raise DeterminismNotApplied(
+            f"{', '.join(loaded)} was imported before the stage started, but the "
+            f"spec's environment.framework is {framework!r}"
+        )
+    sys.meta_path.insert(0, fence)
 
 
 def _check_launch(launch_env: Mapping[str, str]) -> None:
@@ -96,10 +310,12 @@ class StageContext:
     outs: tuple[Path, ...]
     metrics: tuple[Path, ...]
     rng: Any = field(repr=False)
+    plots: tuple[Path, ...] = ()
 
     def out(self, path: str) -> Path:
         """Return a declared output's path, with its folder created."""
-        return self._declared(path, self.outs + self.metrics, "outs or metrics")
+        declared = self.outs + self.metrics + self.plots
+        return self._declared(path, declared, "outs, metrics or plots")
 
     def dep(self, path: str) -> Path:
         """Return a declared dependency's path."""
@@ -116,6 +332,24 @@ class StageContext:
         return target
 
 
+def prepare_process(
+    *,
+    seed: int,
+    threads: int,
+    framework: str,
+    strict: bool,
+    launch_env: Mapping[str, str],
+) -> None:
+    """Check the launch, fence off other frameworks, pin threads, seed; verify."""
+    _check_launch(launch_env)
+    if "PYTHONHASHSEED" in launch_env:
+        check_hash_seed(launch_env["PYTHONHASHSEED"])
+    block_other_frameworks(framework)
+    _pin_threads(threads, framework, strict)
+    set_global_seed(seed, framework)
+    check_switches(framework, threads, strict)
+
+
 def run_stage(
     name: str,
     table: Mapping[str, Any],
@@ -127,9 +361,16 @@ def run_stage(
     launch_env: Mapping[str, str],
 ) -> None:
     """Seed this process, then import and call the stage's callable."""
-    _check_launch(launch_env)
-    set_global_seed(seed, framework)
-    _pin_threads(threads, framework, strict)
+    try:
+        prepare_process(
+            seed=seed,
+            threads=threads,
+            framework=framework,
+            strict=strict,
+            launch_env=launch_env,
+        )
+    except ReprospecError as exc:
+        sys.exit(f"reprospec: stage {name!r} refused to start: {exc}")
     import numpy as np
 
     context = StageContext(
@@ -139,12 +380,14 @@ def run_stage(
         deps=tuple(Path(p) for p in table["deps"]),
         outs=tuple(Path(p) for p in table["outs"]),
         metrics=tuple(Path(p) for p in table["metrics"]),
+        plots=tuple(Path(p) for p in table.get("plots", ())),
         rng=np.random.default_rng(seed),
     )
     module_name, _, attr = table["run"].partition(":")
     function = getattr(importlib.import_module(module_name), attr)
     function(context)
-    missing = [str(p) for p in (*context.outs, *context.metrics) if not p.exists()]
+    written = (*context.outs, *context.metrics, *context.plots)
+    missing = [str(p) for p in written if not p.exists()]
     if missing:
         sys.exit(f"stage {name!r} finished without writing {', '.join(missing)}")
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from reprospec.quoting import yaml_scalar
-from reprospec.spec import Spec
+from reprospec.spec import Snapshots
 
-_TOP_KEY = re.compile(r"^snapshots\s*:")
+
+@dataclass(frozen=True)
+class LastRun:
+    """The latest run of a bundle: what `snapshot --update` records."""
+
+    run_id: str
+    digests: dict[str, str]
+    metrics: dict[str, float]
+    environment_digest: str
+    spec_digest: str
 
 
 @dataclass(frozen=True)
@@ -23,11 +32,11 @@ class Difference:
     actual: str
 
 
-def compare(spec: Spec, digests: dict[str, str]) -> list[Difference]:
+def compare(record: Snapshots, digests: dict[str, str]) -> list[Difference]:
     """Return every snapshot the current digests do not match."""
     return [
         Difference(path, expected, digests.get(path, "(not written)"))
-        for path, expected in sorted(spec.snapshots.outputs.items())
+        for path, expected in sorted(record.outputs.items())
         if digests.get(path) != expected
     ]
 
@@ -40,23 +49,28 @@ def table(differences: list[Difference]) -> str:
     return "\n".join(f"{r[0]:<{width}}  {r[1]:<71}  {r[2]}" for r in rows)
 
 
-def snapshot_block(run_id: str, digests: dict[str, str]) -> str:
-    """Return the spec's snapshots section as YAML text."""
+def snapshot_block(key: str, last: LastRun, outputs: list[str]) -> str:
+    """Return a snapshots section (`snapshots` or `ci_snapshots`) as YAML text."""
     lines = [
-        "snapshots:  # written by `reprospec snapshot --update`; never edit by hand",
-        f"  from_run: {yaml_scalar(run_id)}",
+        f"{key}:  # written by `reprospec snapshot --update`; never edit by hand",
+        f"  from_run: {yaml_scalar(last.run_id)}",
+        f"  environment_digest: {yaml_scalar(last.environment_digest)}",
         "  outputs:",
     ]
     lines += [
-        f"    {yaml_scalar(p)}: {yaml_scalar(d)}" for p, d in sorted(digests.items())
+        f"    {yaml_scalar(path)}: {yaml_scalar(last.digests[path])}"
+        for path in sorted(outputs)
     ]
+    lines.append("  metrics:" if last.metrics else "  metrics: {}")
+    lines += [f"    {yaml_scalar(k)}: {v!r}" for k, v in sorted(last.metrics.items())]
     return "\n".join(lines) + "\n"
 
 
-def replace_block(text: str, block: str) -> str:
-    """Return the spec text with its top-level snapshots section replaced."""
+def replace_block(text: str, key: str, block: str) -> str:
+    """Return the spec text with its top-level section `key` replaced."""
     lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if _TOP_KEY.match(line)), None)
+    top = re.compile(rf"^{re.escape(key)}\s*:")
+    start = next((i for i, line in enumerate(lines) if top.match(line)), None)
     if start is None:
         joiner = "" if not text or text.endswith("\n") else "\n"
         return text + joiner + block
@@ -77,18 +91,15 @@ def write_text_atomic(path: Path, text: str) -> None:
     Path(handle.name).replace(path)
 
 
-def save_last_run(path: Path, run_id: str, digests: dict[str, str]) -> None:
-    """Remember the latest run's digests for `snapshot --update`."""
+def save_last_run(path: Path, last: LastRun) -> None:
+    """Remember the latest run for `snapshot --update`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(
-        path, json.dumps({"run_id": run_id, "digests": digests}, indent=2)
-    )
+    write_text_atomic(path, json.dumps(asdict(last), indent=2, sort_keys=True))
 
 
-def load_last_run(path: Path) -> tuple[str, dict[str, str]] | None:
-    """Return the run ID and digests of the latest run, if one was recorded."""
+def load_last_run(path: Path) -> LastRun | None:
+    """Return the latest run of a bundle, if one was recorded."""
     try:
-        data = json.loads(path.read_text())
-        return str(data["run_id"]), dict(data["digests"])
-    except (OSError, ValueError, KeyError):
+        return LastRun(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
         return None

@@ -17,6 +17,8 @@ from pydantic import (
 )
 
 STAGE_ORDER = ("ingest", "preprocess", "train", "evaluate")
+# Keys that judge a run rather than shape it: they stay out of the bundle.
+VERDICT_KEYS = ("snapshots", "gates", "ci", "ci_snapshots")
 RESERVED_KEYS = frozenset(
     {
         "spec_version",
@@ -30,6 +32,8 @@ RESERVED_KEYS = frozenset(
         "snapshots",
         "gates",
         "tracking",
+        "ci",
+        "ci_snapshots",
     }
 )
 
@@ -49,6 +53,12 @@ Callable = Annotated[
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 PythonVersion = Annotated[str, StringConstraints(pattern=r"^3\.\d{1,2}\.\d{1,3}$")]
 CudaVersion = Annotated[str, StringConstraints(pattern=r"^\d{1,2}\.\d{1,2}$")]
+Platform = Literal["linux-x86_64", "linux-aarch64", "macos-arm64"]
+CondaPlatform = Literal["linux-64", "osx-arm64"]
+CondaChannel = Annotated[
+    str,
+    StringConstraints(pattern=r"^([a-z0-9][a-z0-9._-]*|(https?|file)://[^\s'\"\\]+)$"),
+]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s'\"\\]+$")]
 ParamRef = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -62,13 +72,34 @@ _REQUIREMENT = re.compile(
 
 
 def _check_requirement(line: str) -> str:
-    if not _REQUIREMENT.match(line):
-        raise ValueError(
-            "a requirement is a package name with optional extras, version "
-            "specifiers and marker, e.g. 'scikit-learn>=1.4'; editable installs, "
-            "URLs and options cannot be hashed into a lock"
-        )
+    if not _REQUIREMENT.match(line) or " -" in line or "--" in line:
+        raise ValueError(f"{line!r}: {_unhashable(line)}")
     return line
+
+
+def _unhashable(line: str) -> str:
+    """Say why a requirement line cannot go into a hashed lock, and what to do."""
+    text = line.strip()
+    if text.startswith(("-e", "--editable")):
+        return (
+            "an editable install cannot be hashed into a lock; build and publish "
+            "the package, then pin it as NAME==VERSION"
+        )
+    if text.startswith("-"):
+        return (
+            "options do not belong in requirements; set package sources with "
+            "environment.index_url, extra_index_urls or find_links"
+        )
+    if "://" in text or text.startswith(("git+", "hg+", "svn+", "bzr+")):
+        return (
+            "a VCS or direct URL cannot be hashed into a lock; publish a release "
+            "to an index (environment.index_url or extra_index_urls) or a "
+            "find-links page (environment.find_links) and pin it as NAME==VERSION"
+        )
+    return (
+        "a requirement is a package name with optional extras, version "
+        "specifiers and marker, e.g. 'scikit-learn>=1.4'"
+    )
 
 
 def _check_relative_path(path: str) -> str:
@@ -77,13 +108,13 @@ def _check_relative_path(path: str) -> str:
         not path
         or path.startswith("/")
         or "\\" in path
-        or any(p in ("", ".", "..") for p in parts)
+        or any(p == "" or p.startswith(".") for p in parts)
         or not re.fullmatch(r"[A-Za-z0-9._/-]+", path)
     )
     if bad:
         raise ValueError(
             "a path is relative to the bundle, uses '/', letters, digits, '.', "
-            "'_' or '-', and has no '..', '.' or empty parts"
+            "'_' or '-', and has no empty parts and no part starting with '.'"
         )
     return path
 
@@ -107,10 +138,14 @@ class Environment(_Strict):
     find_links: tuple[HttpsUrl, ...] = ()
     cuda: CudaVersion | None = None
     base_image: str = Field(
-        default="python:{python}-slim-bookworm",
+        default="mambaorg/micromamba:1.5.0",
         pattern=r"^[a-z0-9./:{}_-]+(@sha256:[0-9a-f]{64})?$",
     )
     required_env: tuple[VarName, ...] = ()
+    platforms: tuple[Platform, ...] = Field(default=("linux-x86_64",), min_length=1)
+    channels: tuple[CondaChannel, ...] = Field(default=("conda-forge",), min_length=1)
+    conda_platforms: tuple[CondaPlatform, ...] = ()  # empty: no conda-lock.yml
+    constraints: tuple[RelPath, ...] = ()
 
     def image(self) -> str:
         """Return the base image reference with the Python version filled in."""
@@ -132,6 +167,7 @@ class Stage(_Strict):
     outs: tuple[RelPath, ...] = ()
     params: tuple[ParamRef, ...] = ()
     metrics: tuple[RelPath, ...] = ()
+    plots: tuple[RelPath, ...] = ()
 
 
 class Stages(_Strict):
@@ -148,23 +184,51 @@ class Stages(_Strict):
 
 
 class Snapshots(_Strict):
-    """Recorded output digests and the run they were taken from."""
+    """Recorded output digests, metrics and the run they were taken from."""
 
     from_run: str | None = None
+    environment_digest: Digest | None = None
     outputs: dict[RelPath, Digest] = {}
+    metrics: dict[str, float] = {}
+
+
+class Regression(_Strict):
+    """How far a metric may fall behind the snapshot's (the blessed run's) value."""
+
+    abs_tol: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    rel_tol: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    higher_is_better: bool = True
 
 
 class Gate(_Strict):
-    """Bounds a metric must stay within."""
+    """Bounds a metric must stay within, absolute and against the baseline."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    regression: Regression | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Gate:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class CiProfile(_Strict):
+    """The overrides `reprospec verify` runs with, e.g. a small data sample."""
+
+    overrides: tuple[str, ...] = ()
 
 
 class Tracking(_Strict):
     """Where runs are recorded: None means the project's embedded SQLite store."""
 
-    uri: str | None = None
+    uri: str | None = Field(
+        default=None,
+        pattern=r"^(https?|sqlite|file|postgresql(\+\w+)?|mysql(\+\w+)?|databricks)"
+        r"://[^\s'\"]*$",
+        description="an MLflow tracking URI, e.g. http://127.0.0.1:5000",
+    )
 
 
 class Spec(BaseModel):
@@ -183,6 +247,8 @@ class Spec(BaseModel):
     snapshots: Snapshots = Snapshots()
     gates: dict[str, Gate] = {}
     tracking: Tracking = Tracking()
+    ci: CiProfile = CiProfile()
+    ci_snapshots: Snapshots = Snapshots()
 
     @model_validator(mode="after")
     def _check_graph(self) -> Spec:
@@ -202,10 +268,10 @@ class Spec(BaseModel):
                 raise ValueError(f"unknown key {name!r}: no stage lists it in 'params'")
         for stage_name, stage in self.stages.ordered():
             for ref in stage.params:
-                if ref.split(".")[0] not in params and ref != "seed":
+                if ref != "seed" and not _has_path(params, ref.split(".")):
                     raise ValueError(
                         f"stages.{stage_name}.params names {ref!r}, which is not a "
-                        "parameter section of the spec"
+                        "parameter (section) of the spec"
                     )
         self._check_paths()
         return self
@@ -219,18 +285,24 @@ class Spec(BaseModel):
                         f"stages.{name}.deps lists {dep!r}, which no earlier stage "
                         "lists in its outs"
                     )
-            for out in (*stage.outs, *stage.metrics):
+            for out in (*stage.outs, *stage.metrics, *stage.plots):
                 if out in produced:
                     raise ValueError(
                         f"stages.{name} writes {out!r}, which stage "
                         f"{produced[out]!r} already writes"
                     )
                 produced[out] = name
-        for out in self.snapshots.outputs:
-            if out not in produced:
-                raise ValueError(
-                    f"snapshots.outputs lists {out!r}, which no stage writes"
-                )
+        for where, record in (
+            ("snapshots", self.snapshots),
+            ("ci_snapshots", self.ci_snapshots),
+        ):
+            outs = {o for _, st in self.stages.ordered() for o in st.outs}
+            for out in record.outputs:
+                if out not in outs:
+                    raise ValueError(
+                        f"{where}.outputs lists {out!r}, which is no stage's outs "
+                        "(metrics and plots are compared through gates)"
+                    )
 
     def params(self) -> dict[str, Any]:
         """Return the parameter sections (model, optim, data, ...)."""
@@ -244,12 +316,12 @@ class Spec(BaseModel):
     def digest(self) -> str:
         """Return the digest of everything that shapes the bundle.
 
-        Snapshots and gates are verdict data, not build inputs, so recording new
-        snapshots leaves the bundle in sync.
+        Snapshots, gates and the CI profile are verdict data, not build inputs,
+        so recording new snapshots leaves the bundle in sync.
         """
         data = self.resolved()
-        data.pop("snapshots", None)
-        data.pop("gates", None)
+        for verdict_key in VERDICT_KEYS:
+            data.pop(verdict_key, None)
         return "sha256:" + hashlib.sha256(canonical_json(data)).hexdigest()
 
     def stage_params(self) -> dict[str, Any]:
@@ -258,6 +330,14 @@ class Spec(BaseModel):
             "seed": self.seed,
             **{k: self.params()[k] for k in sorted(self.params())},
         }
+
+
+def _has_path(node: Any, parts: list[str]) -> bool:
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def canonical_json(data: Any) -> bytes:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reprospec import secrets
+from reprospec.errors import TrackingUnavailable
 
 STATE_DIR = ".reprospec"
 T = TypeVar("T")
@@ -50,22 +53,46 @@ def artifact_root(root: Path) -> str:
     return (root / STATE_DIR / "artifacts").as_uri()
 
 
-def record(uri: str, root: Path, run: RunRecord) -> str:
+def check_reachable(uri: str) -> None:
+    """Refuse before any stage runs when a tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5):
+            return
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingUnavailable(
+            f"the MLflow server at {uri} does not answer ({exc}); start it, or "
+            "unset tracking.uri and MLFLOW_TRACKING_URI to use the embedded store"
+        ) from None
+
+
+def record(
+    uri: str, root: Path, run: RunRecord, folders: Mapping[str, Path] | None = None
+) -> str:
     """Create the MLflow run with its real start time, log it, return its ID."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _record(uri, root, run, folders)
+    except MlflowException as exc:
+        raise TrackingUnavailable(
+            f"the MLflow store {uri} refused the run: {exc.message}"
+        ) from None
+
+
+def _record(
+    uri: str, root: Path, run: RunRecord, folders: Mapping[str, Path] | None
+) -> str:
     (root / STATE_DIR).mkdir(exist_ok=True)
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    found = client.get_experiment_by_name(run.experiment)
-    if found is not None:
-        experiment_id = found.experiment_id
-    elif uri.startswith("sqlite:"):
-        experiment_id = client.create_experiment(
-            run.experiment, artifact_location=f"{artifact_root(root)}/{run.experiment}"
-        )
-    else:
-        experiment_id = client.create_experiment(run.experiment)
+    experiment_id = experiment_id_for(client, uri, root, run.experiment)
     created = client.create_run(
         experiment_id, start_time=run.start_ms, run_name=run.run_name
     )
@@ -85,8 +112,33 @@ def record(uri: str, root: Path, run: RunRecord) -> str:
     for path in run.artifacts:
         if path.exists():
             client.log_artifact(run_id, str(path))
-    client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
+    for name, folder in (folders or {}).items():
+        if folder.is_dir():
+            client.log_artifacts(run_id, str(folder), artifact_path=name)
+    # On a server MLflow prints the run's address; stdout carries results only.
+    with contextlib.redirect_stdout(sys.stderr):
+        client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
     return run_id
+
+
+def experiment_id_for(client: Any, uri: str, root: Path, name: str) -> str:
+    """Return the experiment's ID, creating it unless another process just did."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = f"{artifact_root(root)}/{name}" if uri.startswith("sqlite:") else None
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except MlflowException as exc:
+        # Parallel runs (a sweep, a team) race to create a new experiment.
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        raise RuntimeError(f"MLflow reported experiment {name!r} exists, yet not found")
+    return str(found.experiment_id)
 
 
 def sanitize_params(raw: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

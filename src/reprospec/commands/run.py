@@ -5,46 +5,102 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from reprospec import __version__, compose, gates, guards, snapshots, tracking
+from reprospec import (
+    __version__,
+    card,
+    compose,
+    fingerprint,
+    gates,
+    guards,
+    repeat,
+    snapshots,
+    tracking,
+)
 from reprospec.builder import STATE_DIR, Compiled, bundle_dir, ensure_built
 from reprospec.compose import LoadedSpec
-from reprospec.environment import environment_digest
+from reprospec.environment import determinism_settings, environment_digest
 from reprospec.errors import GateFailed, SnapshotMismatch, StageFailed
 from reprospec.locking import exclusive, raise_on_sigterm
 from reprospec.runner import StageRun, interrupted, repro
+from reprospec.spec import Snapshots, Spec
 
 log = logging.getLogger("reprospec")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the spec's pipeline once and check it against snapshots and gates."""
+    if getattr(args, "multirun", False):
+        from reprospec import sweep
+
+        return sweep.run(args)
     loaded = compose.load(args.spec, args.overrides)
+    outcome = execute(loaded, args, loaded.spec.snapshots)
+    return judge(outcome, "")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run and how it compares with its snapshot record."""
+
+    loaded: LoadedSpec
+    run_id: str
+    result: StageRun
+    differences: list[snapshots.Difference]
+    gate_failures: list[str]
+    environment_note: str
+
+
+def execute(loaded: LoadedSpec, args: argparse.Namespace, record: Snapshots) -> Outcome:
+    """Guard, build, run and track once; compare with record. Raise on refusal."""
     raise_on_sigterm()
     with exclusive(loaded, "run"):
-        return _run_locked(loaded, args)
+        return _run_locked(loaded, args, record)
 
 
-def _run_locked(loaded: LoadedSpec, args: argparse.Namespace) -> int:
+def judge(outcome: Outcome, update_flag: str) -> int:
+    """Raise the error that the outcome calls for, or return 0."""
+    relpath = outcome.loaded.relpath
+    if outcome.differences:
+        print(snapshots.table(outcome.differences))
+        raise SnapshotMismatch(
+            f"{len(outcome.differences)} output(s) differ from the snapshots in "
+            f"{relpath}{outcome.environment_note}; if the change is intended, "
+            f"record it with: reprospec snapshot {relpath} --update{update_flag}"
+        )
+    if outcome.gate_failures:
+        raise GateFailed("gate(s) failed:\n  " + "\n  ".join(outcome.gate_failures))
+    return 0
+
+
+def _run_locked(
+    loaded: LoadedSpec, args: argparse.Namespace, record: Snapshots
+) -> Outcome:
     run_state = _run_state_paths(loaded)
     dirty = guards.dirty_paths(loaded.root, run_state)
     if dirty and not args.allow_dirty:
         guards.check_clean(loaded.root, run_state, loaded.relpath)
     guards.check_variables(loaded.spec.environment.required_env, loaded.relpath)
+    tracking.check_reachable(
+        tracking.tracking_uri(loaded.root, loaded.spec.tracking.uri)
+    )
     compiled, changed = ensure_built(loaded)
     if changed:
         log.info("rebuilt %s (%d files changed)", compiled.path, len(changed))
     guards.check_environment(
         compiled.lock.text, f"{_relative(loaded, compiled.path)}/requirements-lock.txt"
     )
-    context = RunContext(loaded, compiled, dirty=bool(dirty))
+    context = RunContext(loaded, compiled, dirty=bool(dirty), record=record)
+    context.tags.update(getattr(args, "run_tags", None) or {})
     try:
-        result = repro(loaded, compiled.path, force=args.force)
+        result = _reproduce(loaded, compiled, args)
     except KeyboardInterrupt:
         run_id = _track(context, interrupted(context.start_ms), "not-run", "KILLED")
         log.error("interrupted: MLflow run %s is marked KILLED", run_id)
@@ -52,10 +108,19 @@ def _run_locked(loaded: LoadedSpec, args: argparse.Namespace) -> int:
     return _conclude(context, result)
 
 
-def _conclude(context: RunContext, result: StageRun) -> int:
-    loaded = context.loaded
-    differences = snapshots.compare(loaded.spec, result.digests)
-    verdict = _verdict(loaded, result, differences)
+def _reproduce(
+    loaded: LoadedSpec, compiled: Compiled, args: argparse.Namespace
+) -> StageRun:
+    times = getattr(args, "repeat", None)
+    if times is None:
+        return repro(loaded, compiled.path, force=getattr(args, "force", False))
+    return repeat.repeat(loaded, compiled.path, times)
+
+
+def _conclude(context: RunContext, result: StageRun) -> Outcome:
+    loaded, record = context.loaded, context.record
+    differences = snapshots.compare(record, result.digests)
+    verdict = _verdict(record, result, differences)
     status = "FINISHED" if result.returncode == 0 else "FAILED"
     run_id = _track(context, result, verdict, status)
     if result.returncode != 0:
@@ -64,21 +129,23 @@ def _conclude(context: RunContext, result: StageRun) -> int:
             f"{result.returncode}); its output is above. MLflow run {run_id} is "
             "marked FAILED"
         )
+    env_digest = environment_digest(context.compiled.lock.text)
     snapshots.save_last_run(
-        last_run_path(loaded, context.compiled), run_id, result.digests
+        last_run_path(loaded, context.compiled),
+        snapshots.LastRun(
+            run_id, result.digests, result.metrics, env_digest, loaded.spec.digest()
+        ),
     )
     _report(run_id, result)
-    if differences:
-        print(snapshots.table(differences))
-        raise SnapshotMismatch(
-            f"{len(differences)} output(s) differ from the snapshots in "
-            f"{loaded.relpath}; if the change is intended, record it with: "
-            f"reprospec snapshot {loaded.relpath} --update"
+    note = ""
+    if record.environment_digest and record.environment_digest != env_digest:
+        note = (
+            f" (the environment changed since they were recorded: "
+            f"{record.environment_digest} then, {env_digest} now)"
         )
-    failed = gates.failures(loaded.spec, result.metrics)
-    if failed:
-        raise GateFailed("gate(s) failed:\n  " + "\n  ".join(failed))
-    return 0
+        log.warning("the environment changed since the snapshots were recorded")
+    failed = gates.failures(loaded.spec, result.metrics, record.metrics)
+    return Outcome(loaded, run_id, result, differences, failed, note)
 
 
 @dataclass
@@ -88,7 +155,9 @@ class RunContext:
     loaded: LoadedSpec
     compiled: Compiled
     dirty: bool
+    record: Snapshots
     start_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _run_state_paths(loaded: LoadedSpec) -> list[str]:
@@ -108,11 +177,11 @@ def last_run_path(loaded: LoadedSpec, compiled: Compiled) -> Path:
 
 
 def _verdict(
-    loaded: LoadedSpec, result: StageRun, diffs: list[snapshots.Difference]
+    record: Snapshots, result: StageRun, diffs: list[snapshots.Difference]
 ) -> str:
     if result.returncode != 0:
         return "not-run"
-    if not loaded.spec.snapshots.outputs:
+    if not record.outputs:
         return "none-recorded"
     return "mismatch" if diffs else "match"
 
@@ -129,6 +198,7 @@ def _track(context: RunContext, result: StageRun, verdict: str, status: str) -> 
     loaded, compiled = context.loaded, context.compiled
     spec = loaded.spec
     commit = (guards.git(loaded.root, "rev-parse", "HEAD") or "none").strip()
+    machine = fingerprint.take()
     tags = {
         "git_commit": commit,
         "git_dirty": str(context.dirty).lower(),
@@ -143,13 +213,21 @@ def _track(context: RunContext, result: StageRun, verdict: str, status: str) -> 
         "snapshot_verdict": verdict,
         "seed": str(spec.seed),
         "threads": str(spec.determinism.threads),
+        **run_conditions(spec, machine),
+        **context.tags,
     }
+    if os.environ.get("REPROSPEC_REPLAY_OF"):
+        tags["replay_of"] = os.environ["REPROSPEC_REPLAY_OF"]
     with tempfile.TemporaryDirectory() as tmp:
         extra = [Path(tmp, "digests.json")]
         extra[0].write_text(json.dumps(result.digests, indent=2, sort_keys=True) + "\n")
         if context.dirty:
             extra.append(Path(tmp, "git-diff.patch"))
             extra[1].write_text(guards.working_diff(loaded.root))
+        extra.append(Path(tmp, "fingerprint.json"))
+        extra[-1].write_text(json.dumps(machine, indent=2, sort_keys=True) + "\n")
+        card_dir = Path(tmp, "card")
+        _write_card(card_dir, context, result, tags, machine)
         record = tracking.RunRecord(
             experiment=f"{spec.team}/{spec.project}/{_short(result.data_version)}",
             run_name=spec.name,
@@ -162,7 +240,57 @@ def _track(context: RunContext, result: StageRun, verdict: str, status: str) -> 
             artifacts=(*(compiled.path / name for name in _ARTIFACTS), *extra),
         )
         uri = tracking.tracking_uri(loaded.root, spec.tracking.uri)
-        return tracking.record(uri, loaded.root, record)
+        return tracking.record(uri, loaded.root, record, folders={"card": card_dir})
+
+
+def _write_card(
+    folder: Path,
+    context: RunContext,
+    result: StageRun,
+    tags: dict[str, str],
+    machine: dict[str, Any],
+) -> None:
+    loaded, compiled = context.loaded, context.compiled
+    spec = loaded.spec
+    plots = {}
+    for _, stage in spec.stages.ordered():
+        for plot in stage.plots:
+            path = compiled.path / plot
+            if path.is_file():
+                plots[plot] = json.loads(path.read_text())
+    data = {
+        "name": spec.name,
+        "spec": loaded.relpath,
+        "overrides": list(loaded.overrides),
+        "params": flat_params(spec.stage_params()),
+        "git_commit": tags["git_commit"],
+        "git_dirty": context.dirty,
+        "data_version": result.data_version,
+        "environment_digest": tags["environment_digest"],
+        "key_pins": card.key_pins(guards.locked_versions(compiled.lock.text)),
+        "seed": spec.seed,
+        "determinism": determinism_settings(spec),
+        "platform": fingerprint.tags(machine),
+        "metrics": result.metrics,
+        "snapshot_verdict": tags["snapshot_verdict"],
+        "digests": result.digests,
+        "plots": plots,
+        "start_time": tags["start_time"],
+        "end_time": tags["end_time"],
+    }
+    for name, blob in card.files(data).items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)
+
+
+def run_conditions(spec: Spec, machine: dict[str, Any]) -> dict[str, str]:
+    """Return the tags that say how and where a run ran: determinism, platform."""
+    settings = determinism_settings(spec)
+    return {
+        **{f"determinism.{key}": value for key, value in settings.items()},
+        **fingerprint.tags(machine),
+    }
 
 
 _ARTIFACTS = ("spec.yaml", "requirements-lock.txt", "environment.yml", "dvc.lock")

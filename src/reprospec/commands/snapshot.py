@@ -7,56 +7,71 @@ import argparse
 from reprospec import compose, snapshots
 from reprospec.builder import compile_spec
 from reprospec.commands.run import last_run_path
-from reprospec.errors import SpecError, UsageError
+from reprospec.errors import SpecError, StageFailed, UsageError
 from reprospec.runner import digest_outputs
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the digests of the latest run into the spec's snapshots section."""
+    """Write the latest run's digests and metrics into the spec's snapshots."""
     if not args.update:
         raise UsageError("say what to do: reprospec snapshot SPEC --update")
     if args.overrides:
         raise UsageError(
             "snapshots belong to the spec as written; run `reprospec snapshot "
-            f"{args.spec} --update` without overrides"
+            f"{args.spec} --update` without overrides (--ci records the CI profile)"
         )
-    loaded = compose.load(args.spec, [])
+    written = compose.load(args.spec, [])
+    profile = list(written.spec.ci.overrides) if args.ci else []
+    loaded = compose.load(args.spec, profile)
+    key = "ci_snapshots" if args.ci else "snapshots"
+    record = written.spec.ci_snapshots if args.ci else written.spec.snapshots
     compiled = compile_spec(loaded)
     last = snapshots.load_last_run(last_run_path(loaded, compiled))
+    command = "verify" if args.ci else "run"
     if last is None:
-        raise UsageError(f"no run of {loaded.relpath} yet: reprospec run {args.spec}")
-    run_id, recorded = last
-    current = digest_outputs(loaded, compiled.path)
-    if current != recorded:
         raise UsageError(
-            f"the outputs in {compiled.path.name} changed since run {run_id}; "
-            f"run `reprospec run {args.spec}` first"
+            f"no run of {loaded.relpath} yet: reprospec {command} {args.spec}"
         )
-    current = _select(current, args.output or list(loaded.spec.snapshots.outputs))
-    text = loaded.path.read_text()
-    updated = snapshots.replace_block(text, snapshots.snapshot_block(run_id, current))
-    snapshots.write_text_atomic(loaded.path, updated)
+    if last.spec_digest != loaded.spec.digest():
+        raise UsageError(
+            f"{written.relpath} changed since run {last.run_id}, so its outputs "
+            f"are not this spec's; run `reprospec {command} {args.spec}` first"
+        )
+    try:
+        current = digest_outputs(loaded, compiled.path)
+    except StageFailed:
+        current = {}
+    if current != last.digests:
+        raise UsageError(
+            f"the outputs in {compiled.path.name} changed since run {last.run_id}; "
+            f"run `reprospec {command} {args.spec}` first"
+        )
+    outputs = _select(last.digests, args.output or list(record.outputs))
+    text = written.path.read_text()
+    block = snapshots.snapshot_block(key, last, outputs)
+    snapshots.write_text_atomic(written.path, snapshots.replace_block(text, key, block))
     try:
         reloaded = compose.load(args.spec, [])
     except SpecError:
-        snapshots.write_text_atomic(loaded.path, text)
+        snapshots.write_text_atomic(written.path, text)
         raise
-    if dict(reloaded.spec.snapshots.outputs) != current:
-        snapshots.write_text_atomic(loaded.path, text)
+    saved = reloaded.spec.ci_snapshots if args.ci else reloaded.spec.snapshots
+    if saved.from_run != last.run_id:
+        snapshots.write_text_atomic(written.path, text)
         raise SpecError(
-            f"{loaded.relpath}: the recorded snapshots did not survive composition; "
-            "does a config group set 'snapshots'?"
+            f"{written.relpath}: the recorded {key} did not survive composition; "
+            f"does a config group set '{key}'?"
         )
-    print(f"{loaded.relpath}: recorded {len(current)} snapshot(s) from run {run_id}")
+    print(f"{written.relpath}: recorded {len(outputs)} {key} from run {last.run_id}")
     return 0
 
 
-def _select(digests: dict[str, str], chosen: list[str]) -> dict[str, str]:
-    """Return the digests of the chosen outputs; all of them when none is chosen."""
+def _select(digests: dict[str, str], chosen: list[str]) -> list[str]:
+    """Return the chosen outputs; all of them when none is chosen."""
     unknown = sorted(set(chosen) - set(digests))
     if unknown:
         raise UsageError(
             f"--output names {', '.join(unknown)}, which no stage writes; "
             f"choose from {', '.join(sorted(digests))}"
         )
-    return {path: digests[path] for path in chosen} if chosen else digests
+    return sorted(chosen or digests)
