@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, cli
-from reprospec import compose, lock
+from reprospec import compose, resolvers
 from reprospec.builder import compile_spec
 
 BUNDLE = Path("build/digits-mlp")
@@ -71,7 +71,7 @@ def test_unchanged_lock_inputs_skip_the_resolver(
     def refuse(*_: object) -> str:
         raise AssertionError("the resolver ran although its inputs did not change")
 
-    monkeypatch.setattr(lock, "_run_uv", refuse)
+    monkeypatch.setattr(resolvers, "run", refuse)
     loaded = compose.load(str(project / "specs/digits_mlp.yaml"), ["optim.lr=0.5"])
     compiled = compile_spec(loaded)
     committed = (project / BUNDLE / "requirements-lock.txt").read_bytes()
@@ -86,7 +86,7 @@ def test_lock_has_hashes_and_no_machine_paths() -> None:
     assert len(pins) > 10
     for pin in pins:
         assert pin.endswith("\\"), f"{pin} has no --hash"
-    for link in lock.machine_find_links():
+    for link in resolvers.machine_find_links():
         assert link not in text
     assert "--find-links" not in text
     assert "--index-url" not in text

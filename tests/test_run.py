@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from conftest import cli, commit
+from reprospec.environment import environment_digest
 
 SPEC = "specs/digits_mlp.yaml"
 PREDICTIONS = "outputs/predictions.npy"
@@ -69,8 +70,10 @@ def test_snapshot_update_records_the_latest_run(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     commit(project)
     recorded = yaml.safe_load(spec.read_text())["snapshots"]
-    assert recorded == {
-        "from_run": run_id,
-        "outputs": {PREDICTIONS: _digest(ran.stdout, PREDICTIONS)},
-    }
+    manifest = (project / "build/digits-mlp/requirements-lock.txt").read_text()
+    accuracy = float(re.search(r"accuracy = ([0-9.]+)", ran.stdout).group(1))  # type: ignore[union-attr]
+    assert recorded["from_run"] == run_id
+    assert recorded["outputs"] == {PREDICTIONS: _digest(ran.stdout, PREDICTIONS)}
+    assert recorded["metrics"]["accuracy"] == accuracy
+    assert recorded["environment_digest"] == environment_digest(manifest)
     assert cli(project, "build", "--check", SPEC).returncode == 0

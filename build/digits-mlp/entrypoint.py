@@ -32,7 +32,8 @@ STAGES = {
             "data/raw/digits.npz"
         ],
         "params": [],
-        "metrics": []
+        "metrics": [],
+        "plots": []
     },
     "preprocess": {
         "run": "examples.digits:preprocess",
@@ -46,7 +47,8 @@ STAGES = {
             "data",
             "seed"
         ],
-        "metrics": []
+        "metrics": [],
+        "plots": []
     },
     "train": {
         "run": "examples.digits:train",
@@ -54,15 +56,17 @@ STAGES = {
             "data/processed/digits.npz"
         ],
         "outs": [
-            "models/model.pt",
-            "reports/train_curve.json"
+            "models/model.pt"
         ],
         "params": [
             "model",
             "optim",
             "seed"
         ],
-        "metrics": []
+        "metrics": [],
+        "plots": [
+            "reports/train_curve.json"
+        ]
     },
     "evaluate": {
         "run": "examples.digits:evaluate",
@@ -78,6 +82,9 @@ STAGES = {
         ],
         "metrics": [
             "metrics.json"
+        ],
+        "plots": [
+            "reports/confusion.json"
         ]
     }
 }
@@ -105,4 +112,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    try:
+        main(sys.argv)
+    except KeyboardInterrupt:
+        sys.exit(130)  # stopped by the user: DVC keeps no half-written output

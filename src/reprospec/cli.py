@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
         help="sweep: one run per combination of comma-separated override values, "
         "through Hydra's launcher (e.g. hydra/launcher=joblib)",
     )
+    _command(commands, "push", "send the recorded data to the spec's DVC remote")
+    _command(commands, "pull", "fetch the recorded data from the spec's DVC remote")
     verify = _command(
         commands, "verify", "CI gate: build --check, CI-profile run, snapshots, gates"
     )

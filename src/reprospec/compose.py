@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from reprospec import positions, secrets
 from reprospec.errors import SpecError, UsageError
+from reprospec.project import find_root as find_root
 from reprospec.spec import RESERVED_KEYS, Spec
 
 SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -34,21 +35,17 @@ class LoadedSpec:
         return self.path.relative_to(self.root).as_posix()
 
 
-def find_root(spec_path: Path) -> Path:
-    """Return the project root: the nearest folder above the spec with conf/."""
-    for parent in spec_path.parents:
-        if (parent / "conf").is_dir() or (parent / ".git").exists():
-            return parent
-    return spec_path.parent
-
-
 def load(spec_file: str, overrides: Sequence[str]) -> LoadedSpec:
     """Compose, resolve and validate the spec at spec_file with overrides."""
     path = Path(spec_file).resolve()
-    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+    if not path.is_file():
         raise UsageError(
             f"{spec_file}: no such spec file; give the path of a YAML spec, "
             "e.g. specs/digits_mlp.yaml"
+        )
+    if path.suffix != ".yaml":
+        raise UsageError(
+            f"{spec_file}: a spec file ends in .yaml (Hydra finds no other); rename it"
         )
     root = find_root(path)
     relpath = path.relative_to(root).as_posix()

@@ -1,4 +1,4 @@
-"""Serialise builds and runs of one spec, and turn SIGTERM into an interrupt."""
+"""Serialise builds and runs of one bundle, and turn SIGTERM into an interrupt."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from types import FrameType
 
 from filelock import FileLock, Timeout
 
+from reprospec.builder import bundle_dir
 from reprospec.compose import LoadedSpec
 
 log = logging.getLogger("reprospec")
@@ -21,8 +22,12 @@ class Terminated(KeyboardInterrupt):
 
 @contextmanager
 def exclusive(loaded: LoadedSpec, doing: str) -> Iterator[None]:
-    """Hold the spec's lock; say so when another build or run holds it first."""
-    path = loaded.root / ".reprospec" / "locks" / f"{loaded.spec.name}.lock"
+    """Hold the bundle's lock; say so when another build or run holds it first.
+
+    The lock is per bundle folder, so runs of one spec with different overrides
+    (the jobs of a sweep) go on in parallel, each in a bundle of its own.
+    """
+    path = loaded.root / ".reprospec" / "locks" / f"{bundle_dir(loaded).name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path)
     try:
@@ -31,7 +36,7 @@ def exclusive(loaded: LoadedSpec, doing: str) -> Iterator[None]:
         log.warning(
             "waiting: another build or run of %s holds %s; this %s starts when it "
             "finishes",
-            loaded.spec.name,
+            bundle_dir(loaded).name,
             path.relative_to(loaded.root),
             doing,
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from reprospec import prewarm
 from reprospec.builder import STATE_DIR
 from reprospec.compose import LoadedSpec
 from reprospec.digest import output_digest
@@ -89,6 +90,7 @@ def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:
     repo = dvc_root(loaded, bundle)
     ensure_dvc(repo, private=repo != loaded.root)
     pipeline = (bundle / "dvc.yaml").relative_to(repo).as_posix()
+    warming = prewarm.start(prewarm.modules(loaded.spec))
     start = _now_ms()
     code = _dvc(
         repo,
@@ -96,6 +98,7 @@ def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:
         env=child_env(loaded),
     )
     end = _now_ms()
+    warming.join()
     if code != 0:
         return StageRun(start, end, code, {}, {}, "unknown")
     return StageRun(

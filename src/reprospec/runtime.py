@@ -1,7 +1,8 @@
 """Seed a stage process and run its callable: the code inside every stage.
 
 This module runs in each stage's own interpreter, so it imports neither Hydra
-nor the emitters, and a framework only when the spec names it.
+nor the emitters. The spec's framework is set up the moment the stage imports
+it, so a stage that never uses it does not pay seconds to load it.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import contextlib
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import os
 import random
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +36,11 @@ def set_global_seed(seed: int, framework: str = "numpy") -> None:
     import numpy as np
 
     np.random.seed(seed)
+    _seed_framework(seed, framework)
+    _SEED = seed
+
+
+def _seed_framework(seed: int, framework: str) -> None:
     if framework == "torch":
         import torch
 
@@ -41,10 +48,15 @@ def set_global_seed(seed: int, framework: str = "numpy") -> None:
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
     elif framework == "tensorflow":
+        import numpy as np
         import tensorflow as tf
 
+        # Keras' helper reseeds random and NumPy as well: keep the streams the
+        # stage may have drawn from before it imported TensorFlow.
+        kept = random.getstate(), np.random.get_state()
         tf.keras.utils.set_random_seed(seed)
-    _SEED = seed
+        random.setstate(kept[0])
+        np.random.set_state(kept[1])
 
 
 def current_seed() -> int:
@@ -345,9 +357,79 @@ def prepare_process(
     if "PYTHONHASHSEED" in launch_env:
         check_hash_seed(launch_env["PYTHONHASHSEED"])
     block_other_frameworks(framework)
-    _pin_threads(threads, framework, strict)
-    set_global_seed(seed, framework)
-    check_switches(framework, threads, strict)
+    set_global_seed(seed)
+
+    def set_up() -> None:
+        _pin_threads(threads, framework, strict)
+        _seed_framework(seed, framework)
+        check_switches(framework, threads, strict)
+
+    if framework in FRAMEWORKS and framework not in sys.modules:
+        sys.meta_path.insert(0, _SetUpOnImport(framework, set_up))
+    else:
+        set_up()
+
+
+class _SetUpOnImport(importlib.abc.MetaPathFinder):
+    """Set the framework up right after its first import, before it is used.
+
+    Nothing of the framework runs before its import finishes, so pinning and
+    seeding it then gives the state it would have had if set up at start.
+    """
+
+    def __init__(self, framework: str, set_up: Callable[[], None]) -> None:
+        self.framework = framework
+        self.set_up = set_up
+        self.finding = False
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.framework or self.finding:
+            return None
+        self.finding = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.finding = False
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _ThenSetUp(spec.loader, self)
+        return spec
+
+    def imported(self) -> None:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        try:
+            self.set_up()
+        except ReprospecError as exc:
+            raise SystemExit(
+                f"reprospec: the stage imported {self.framework}, whose settings "
+                f"did not take effect: {exc}"
+            ) from None
+
+
+class _ThenSetUp(importlib.abc.Loader):
+    """Run the real loader, then the framework's set-up."""
+
+    def __init__(self, loader: Any, hook: _SetUpOnImport) -> None:
+        self.loader = loader
+        self.hook = hook
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The module keeps its own loader: resource readers and reloads use it.
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        self.hook.imported()
 
 
 def run_stage(

@@ -17,8 +17,9 @@ from pydantic import (
 )
 
 STAGE_ORDER = ("ingest", "preprocess", "train", "evaluate")
-# Keys that judge a run rather than shape it: they stay out of the bundle.
-VERDICT_KEYS = ("snapshots", "gates", "ci", "ci_snapshots")
+# Keys that judge a run rather than shape it, or say where its data is kept:
+# they stay out of the bundle.
+VERDICT_KEYS = ("snapshots", "gates", "ci", "ci_snapshots", "dvc_remote")
 RESERVED_KEYS = frozenset(
     {
         "spec_version",
@@ -34,6 +35,7 @@ RESERVED_KEYS = frozenset(
         "tracking",
         "ci",
         "ci_snapshots",
+        "dvc_remote",
     }
 )
 
@@ -231,6 +233,17 @@ class Tracking(_Strict):
     )
 
 
+class DvcRemote(_Strict):
+    """The DVC remote that holds the pipeline's data, shared by the team."""
+
+    name: Slug = "storage"
+    url: str = Field(
+        pattern=r"^[^\s'\"\\-][^\s'\"\\]*$",
+        description="a DVC remote URL (s3://..., gs://..., ssh://...) or a folder; "
+        "a relative folder is taken from the project root",
+    )
+
+
 class Spec(BaseModel):
     """A validated experiment spec; param sections are the extra top-level maps."""
 
@@ -249,6 +262,7 @@ class Spec(BaseModel):
     tracking: Tracking = Tracking()
     ci: CiProfile = CiProfile()
     ci_snapshots: Snapshots = Snapshots()
+    dvc_remote: DvcRemote | None = None
 
     @model_validator(mode="after")
     def _check_graph(self) -> Spec:

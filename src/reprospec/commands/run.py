@@ -20,6 +20,7 @@ from reprospec import (
     fingerprint,
     gates,
     guards,
+    remote,
     repeat,
     snapshots,
     tracking,
@@ -97,6 +98,7 @@ def _run_locked(
     guards.check_environment(
         compiled.lock.text, f"{_relative(loaded, compiled.path)}/requirements-lock.txt"
     )
+    remote.check(loaded, compiled.path)
     context = RunContext(loaded, compiled, dirty=bool(dirty), record=record)
     context.tags.update(getattr(args, "run_tags", None) or {})
     try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from reprospec.emitters import (
     conda,
+    conda_lock,
     docker,
     dvc,
     entrypoint,
+    mlflow_project,
+    precommit,
     requirements,
     spec_copy,
     workflow,
@@ -16,9 +19,12 @@ from reprospec.emitters.base import BuildInputs, Emitter, Files
 EMITTERS: tuple[Emitter, ...] = (
     requirements.emit,
     conda.emit,
+    conda_lock.emit,
     docker.emit,
     dvc.emit,
     entrypoint.emit,
+    mlflow_project.emit,
+    precommit.emit,
     workflow.emit,
     spec_copy.emit,
 )

@@ -21,6 +21,7 @@ class BuildInputs:
     lock: Lock
     bundle_relpath: str
     code: dict[str, str]  # stage name -> its module's file, relative to the bundle
+    conda_lock: str | None = None  # conda-lock.yml, when the spec asks for one
 
     @property
     def spec(self) -> Spec:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from reprospec.conda_lock import PIP_VERSION
 from reprospec.emitters.base import BuildInputs, Files, render
-
-PIP_VERSION = "24.3.1"
 
 
 def emit(inputs: BuildInputs) -> Files:
     """Return environment.yml for the spec."""
-    text = render(
+    return {"environment.yml": environment_text(inputs)}
+
+
+def environment_text(inputs: BuildInputs) -> str:
+    """Return a conda environment file: Python, pip, then the hashed pip lock."""
+    return render(
         "environment.yml.j2",
         header=inputs.header(),
         name=inputs.spec.name,
         python=inputs.spec.environment.python,
         pip=PIP_VERSION,
+        channels=inputs.spec.environment.channels,
     )
-    return {"environment.yml": text}

@@ -23,8 +23,14 @@ def emit(inputs: BuildInputs) -> Files:
             body["outs"] = list(stage.outs)
         if stage.metrics:
             body["metrics"] = [{path: {"cache": False}} for path in stage.metrics]
+        if stage.plots:
+            body["plots"] = [{path: {"cache": False}} for path in stage.plots]
         stages[name] = body
-    outs = sorted({f"/{out}" for _, st in spec.stages.ordered() for out in st.outs})
+    # Stage outputs live in DVC's cache; plots are redrawn by every run and kept
+    # in its MLflow record, so neither belongs in git.
+    outs = sorted(
+        {f"/{out}" for _, st in spec.stages.ordered() for out in (*st.outs, *st.plots)}
+    )
     return {
         "dvc.yaml": inputs.header() + quoting.dump_yaml({"stages": stages}),
         "params.yaml": inputs.header() + quoting.dump_yaml(spec.stage_params()),

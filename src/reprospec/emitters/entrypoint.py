@@ -18,6 +18,7 @@ def emit(inputs: BuildInputs) -> Files:
             "outs": list(stage.outs),
             "params": list(stage.params),
             "metrics": list(stage.metrics),
+            "plots": list(stage.plots),
         }
         for name, stage in spec.stages.ordered()
     }

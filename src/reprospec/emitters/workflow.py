@@ -9,7 +9,7 @@ WORKFLOW = ".github/workflows/reprospec.yml"
 
 
 def emit(inputs: BuildInputs) -> Files:
-    """Return the workflow: pinned actions, read-only token, hashed install."""
+    """Return the workflow: pinned actions, read-only token, hashed install, scan."""
     args = " ".join(
         quoting.shell(w) for w in (inputs.loaded.relpath, *inputs.loaded.overrides)
     )
@@ -21,5 +21,7 @@ def emit(inputs: BuildInputs) -> Files:
         lock_path=f"{inputs.bundle_relpath}/requirements-lock.txt",
         version=__version__,
         build_args=args,
+        dockerfile=quoting.shell(f"{inputs.bundle_relpath}/Dockerfile"),
+        image_tag=f"reprospec/{inputs.spec.name}:ci",
     )
     return {WORKFLOW: text}
