@@ -18,6 +18,7 @@ PROJECT_PARTS = (
     "specs",
     "conf",
     "examples",
+    "requirements",
     "build",
     ".dvc",
     ".dvcignore",

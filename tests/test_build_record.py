@@ -116,3 +116,17 @@ def test_a_changed_package_set_falls_through(
     (site / "numpy-2.4.6.dist-info").rename(site / "numpy-2.5.0.dist-info")
     assert _fresh(project) is None
 
+
+def test_a_resolver_reading_outside_the_files_disables_the_shortcut(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCH_TEAM", "vision")
+    _append(SPEC, "team: ${oc.env:BENCH_TEAM}\n")(project)
+    _build(project)
+    assert _fresh(project) is None
+    assert not (project / build_record.RECORDS).exists()
+
+
+def test_a_resolver_in_an_override_disables_the_shortcut(project: Path) -> None:
+    _build(project, "seed=${oc.decode:'7'}")
+    assert _fresh(project, "seed=${oc.decode:'7'}") is None

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +103,86 @@ def test_basic_sweep_tracks_to_the_server_named_by_tracking_uri(
     }
     assert verdicts == {"1.0": "match", "0.1": "mismatch"}
     assert not (project / ".reprospec" / "mlflow.db").exists()
+
+
+# Ray swaps 127.0.0.1 for the machine's routable address unless told it runs a
+# single-machine cluster; this keeps every Ray socket on the loopback.
+RAY_LOCAL = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+@pytest.fixture
+def ray_head(tmp_path: Path) -> Iterator[str]:
+    """Start a Ray head on 127.0.0.1; stop it, and all it started, by its pid."""
+    if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
+        pytest.skip("hydra-ray-launcher is not installed (docs/scaling.md: Ray)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Ray's socket paths live under its temp folder and must stay short.
+    short = tempfile.mkdtemp(prefix="ray-")
+    log = (tmp_path / "ray-head.log").open("wb")
+    head = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "ray"), "start", "--head", "--block"),
+            *("--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"),
+            *("--include-dashboard=false", f"--temp-dir={short}"),
+        ],
+        env={**os.environ, **RAY_LOCAL},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _listening(port):
+            alive = head.poll() is None and time.monotonic() < deadline
+            assert alive, (tmp_path / "ray-head.log").read_text()[-3000:]
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop_group(head)
+        log.close()
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def _stop_group(head: subprocess.Popen[bytes]) -> None:
+    """Stop the head and every process it started (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, None)):
+        try:
+            os.killpg(head.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            head.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_ray_sweep_against_a_local_head(
+    project: Path, ray_head: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in RAY_LOCAL.items():
+        monkeypatch.setenv(name, value)
+    done = cli(
+        project,
+        *("run", "-m", "--allow-dirty", SPEC, "model.C=1.0,0.1", "hydra/launcher=ray"),
+        f"hydra.launcher.ray.init.address={ray_head}",
+        # The plugin sets a default object store size, which Ray refuses when
+        # joining a running cluster; an explicit null keeps it out.
+        "+hydra.launcher.ray.init.object_store_memory=null",
+    )
+    assert done.returncode == 3, done.stderr
+    (parent_id, _), *more = SUMMARY.findall(done.stdout)
+    parent, children = _children(f"sqlite:///{project}/.reprospec/mlflow.db", parent_id)
+    assert parent.data.tags["launcher"].endswith("RayLauncher")
+    assert len(children) == 2 and not more
 
 
 def test_a_sweep_may_not_vary_the_environment() -> None:

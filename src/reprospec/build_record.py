@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import sysconfig
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 RECORDS = Path(".reprospec") / "build-records"
 MANIFEST = "manifest.json"
 PACKAGE = Path(__file__).resolve().parent
+# An interpolation that calls a resolver, e.g. ${oc.env:HOME} or ${now:%H}.
+_RESOLVER = re.compile(rb"\$\{\s*[A-Za-z_][\w.]*\s*:")
 # Folders under a spec's own folder that hold no configs Hydra should see.
 _NOT_CONFIG = frozenset({"build", "node_modules"})
 
@@ -48,16 +51,26 @@ class Observed:
 
 
 def observe(spec_file: str, overrides: Sequence[str]) -> Observed | None:
-    """Digest what composing spec_file reads; None for a path that is no spec."""
+    """Digest what composing spec_file reads.
+
+    None for a path that is no spec, and where a config or an override calls a
+    resolver (${oc.env:...}, ${now:...}): its value comes from outside the files.
+    """
     path = Path(spec_file).resolve()
     if path.suffix != ".yaml" or not path.is_file():
+        return None
+    if any(_RESOLVER.search(item.encode()) for item in overrides):
         return None
     root = find_root(path)
     relpath = path.relative_to(root).as_posix()
     key = hashlib.sha256(json.dumps([relpath, list(overrides)]).encode()).hexdigest()
     inputs: dict[str, str | None] = {"tool": _tool_digest()}
     for config in sorted({*_configs(path.parent), *_configs(root / "conf")}):
-        inputs[f"yaml:{config.relative_to(root).as_posix()}"] = _file_digest(config)
+        blob = config.read_bytes()
+        if _RESOLVER.search(blob):
+            return None
+        relconfig = config.relative_to(root).as_posix()
+        inputs[f"yaml:{relconfig}"] = hashlib.sha256(blob).hexdigest()
     return Observed(root, key, inputs)
 
 

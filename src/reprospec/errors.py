@@ -33,6 +33,12 @@ class StageFailed(ReprospecError):
     exit_code = 1
 
 
+class LauncherFailed(ReprospecError):
+    """Hydra's launcher could not start or finish a sweep's jobs."""
+
+    exit_code = 1
+
+
 class ReproducibilityError(ReprospecError):
     """A run could not be shown to be reproducible."""
 

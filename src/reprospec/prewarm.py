@@ -1,9 +1,9 @@
 """Import what a run's bookkeeping needs while its stages run.
 
 The parent process waits on `dvc repro` for most of a run, with a core to
-spare, since stages are pinned to their thread count. Loading MLflow (and torch
-to digest .pt outputs, matplotlib for the card) then, rather than after the
-stages, takes seconds off every run.
+spare, since stages are pinned to their thread count. Loading MLflow (and
+matplotlib for the card) then, rather than after the stages, takes seconds off
+every run. torch is not among them: .pt outputs are digested without it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ def modules(spec: Spec) -> list[str]:
     """Return the modules the run will import once its stages are done."""
     stages = [stage for _, stage in spec.stages.ordered()]
     wanted = list(MLFLOW)
-    if any(out.endswith(".pt") for stage in stages for out in stage.outs):
-        wanted.append("torch")
     if any(stage.plots for stage in stages):
         wanted.append("matplotlib.pyplot")
     return wanted

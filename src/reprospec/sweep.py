@@ -23,10 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from reprospec import __version__, compose, guards, tracking
-from reprospec.builder import STATE_DIR, compile_spec
+from reprospec.builder import STATE_DIR, bundle_dir, compile_spec
 from reprospec.compose import LoadedSpec
 from reprospec.environment import environment_digest
-from reprospec.errors import EnvironmentDrift, ReprospecError, SpecError, UsageError
+from reprospec.errors import (
+    EnvironmentDrift,
+    LauncherFailed,
+    ReprospecError,
+    SpecError,
+    UsageError,
+)
 
 log = logging.getLogger("reprospec")
 
@@ -141,9 +147,13 @@ def run(args: argparse.Namespace) -> int:
     """Sweep the spec over the overrides; return the most serious job's exit code."""
     sweeping, plain = _split(args.overrides)
     base = compose.load(args.spec, plain)
+    if not args.allow_dirty:
+        guards.check_clean(base.root, _run_state(base), base.relpath)
     guards.check_variables(base.spec.environment.required_env, base.relpath)
-    lock = compile_spec(base).lock
-    guards.check_environment(lock.text, f"the lock of {base.relpath}")
+    compiled = compile_spec(base)
+    lock = compiled.lock
+    lock_path = compiled.path.relative_to(base.root) / "requirements-lock.txt"
+    guards.check_environment(lock.text, lock_path.as_posix())
     uri = tracking.tracking_uri(base.root, base.spec.tracking.uri)
     _open_store(uri, base.root)
     job = SweepJob(
@@ -159,6 +169,13 @@ def run(args: argparse.Namespace) -> int:
     parents = _record_parents(sweep, results, launcher)
     _report(parents, results)
     return _exit_code(results)
+
+
+def _run_state(base: LoadedSpec) -> list[str]:
+    """Return what earlier runs wrote into the bundle: not a change to refuse."""
+    bundle = bundle_dir(base).relative_to(base.root).as_posix()
+    metrics = [m for _, stage in base.spec.stages.ordered() for m in stage.metrics]
+    return [f"{bundle}/dvc.lock", *(f"{bundle}/{m}" for m in metrics)]
 
 
 def _split(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -227,6 +244,12 @@ def _launch(
             )
     except (HydraException, OmegaConfBaseException) as exc:
         raise SpecError(f"{base.relpath}: cannot sweep: {exc}") from None
+    except (ImportError, OSError, RuntimeError, ValueError) as exc:
+        # The launcher plugin or its engine (Ray, SLURM) refused; name which.
+        raise LauncherFailed(
+            f"Hydra's launcher failed before the jobs finished: "
+            f"{type(exc).__name__}: {exc}; the sweep's files are in {folder}"
+        ) from None
     returns = [ret for batch in batches for ret in batch]
     launcher = str(returns[0].hydra_cfg.hydra.launcher._target_) if returns else ""
     return [ret.return_value for ret in returns], launcher

@@ -163,10 +163,14 @@ class RunContext:
 
 
 def _run_state_paths(loaded: LoadedSpec) -> list[str]:
-    """Return the files runs write into the committed bundle (not inputs)."""
-    bundle = bundle_dir(loaded).relative_to(loaded.root).as_posix()
-    metrics = [m for _, st in loaded.spec.stages.ordered() for m in st.metrics]
-    return [f"{bundle}/dvc.lock", *(f"{bundle}/{m}" for m in metrics)]
+    """Return the files runs write into this spec's bundles (records, not inputs)."""
+    bundles = {bundle_dir(loaded), loaded.root / "build" / loaded.spec.name}
+    written = [m for _, st in loaded.spec.stages.ordered() for m in st.metrics]
+    paths = []
+    for folder in bundles:
+        prefix = folder.relative_to(loaded.root).as_posix()
+        paths += [f"{prefix}/dvc.lock", *(f"{prefix}/{m}" for m in written)]
+    return sorted(paths)
 
 
 def _relative(loaded: LoadedSpec, path: Path) -> str:
