@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint lock clean
+.PHONY: setup demo test lint lock bench clean
 
 $(STAMP): requirements/dev-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples scripts bench
+	$(BIN)/ruff format --check src tests examples scripts bench
 	$(BIN)/mypy
 
 # Re-resolve the project's own environment. PIP_FIND_LINKS, when set, names this
@@ -33,6 +33,11 @@ lock:
 	$(BIN)/uv pip compile requirements/dev.in --generate-hashes --python-version 3.11 \
 	  --no-emit-find-links --quiet -o requirements/dev-lock.txt \
 	  $(foreach link,$(PIP_FIND_LINKS),--find-links $(link))
+
+# Measure what reprospec costs beside the tools it wraps (numbers, not pass/fail):
+# writes bench/results.md and bench/results.json; scratch clones go to bench/.work/.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .reprospec
