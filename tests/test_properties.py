@@ -156,3 +156,51 @@ def test_broken_yaml_files_exit_2(tmp_path: Any, text: str) -> None:
         compose.load(str(spec), [])
     assert caught.value.exit_code == 2
     assert "bad.yaml" in str(caught.value)
+
+
+def _bad_inputs(count: int) -> list[tuple[str, dict[str, Any]]]:
+    """Return `count` specs, each made invalid in one named, seeded way."""
+    import random
+
+    rng = random.Random(0)
+    wrong = [None, "text", -1, 1.5, [], {}, {"x": 1}, "sha256:short", "../up"]
+    # Sources and requirements stay as they are: a change there is a resolver
+    # question (network), not a validation one.
+    free = ("optim", "model", "data", "ci")
+    kept = ("requirements", "python", "constraints", "platforms", "index_url")
+    typed = [
+        p
+        for p in ALL_PATHS
+        if len(p) <= 3 and p[0] not in free and not set(map(str, p)) & set(kept)
+    ]
+    made = []
+    while len(made) < count:
+        data = copy.deepcopy(BASE.spec.resolved())
+        path = rng.choice(typed)
+        parent: Any = data
+        for part in path[:-1]:
+            parent = parent[part]
+        how = rng.choice(["wrong", "unknown", "missing"])
+        if how == "wrong":
+            parent[path[-1]] = rng.choice(wrong)
+        elif how == "unknown" and isinstance(parent, dict):
+            parent[f"{path[-1]}_typo"] = 1
+        elif isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            continue
+        made.append((f"{how} {'.'.join(map(str, path))}", data))
+    return made
+
+
+def test_at_least_200_bad_inputs_exit_2_never_a_traceback() -> None:
+    refused = 0
+    for label, data in _bad_inputs(300):
+        try:
+            spec = compose.validate(data, BASE.relpath)
+        except SpecError as exc:
+            refused += 1
+            assert "specs/digits_mlp.yaml: invalid spec" in str(exc), label
+            continue
+        compile_spec(replace(BASE, spec=spec))  # what is accepted must build
+    assert refused >= 200

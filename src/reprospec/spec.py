@@ -306,6 +306,14 @@ class Spec(BaseModel):
                         f"{produced[out]!r} already writes"
                     )
                 produced[out] = name
+        for path, stage in produced.items():
+            inside = [p for p in produced if p.startswith(f"{path}/")]
+            if inside:
+                raise ValueError(
+                    f"stages.{stage} writes {path!r}, a folder that holds "
+                    f"{inside[0]!r} of stage {produced[inside[0]]!r}; DVC refuses "
+                    "overlapping outputs"
+                )
         for where, record in (
             ("snapshots", self.snapshots),
             ("ci_snapshots", self.ci_snapshots),
