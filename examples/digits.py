@@ -10,6 +10,8 @@ import numpy as np
 
 from reprospec.runtime import StageContext
 
+MODEL = "models/mlflow-model"  # registered by `reprospec run`; not byte-stable
+
 
 def ingest(ctx: StageContext) -> None:
     """Copy the digits data set shipped inside scikit-learn into the pipeline."""
@@ -59,7 +61,7 @@ def _network(model: dict[str, Any], n_in: int, n_out: int) -> Any:
 
 
 def train(ctx: StageContext) -> None:
-    """Train the MLP with seeded shuffling and save its weights."""
+    """Train the MLP with seeded shuffling; save its weights and an MLflow model."""
     import torch
 
     optim = ctx.params["optim"]
@@ -85,6 +87,8 @@ def train(ctx: StageContext) -> None:
             total += loss.item() * len(batch_y)
         curve.append(total / len(y))
     torch.save(network.state_dict(), ctx.out("models/model.pt"))
+    network.eval()
+    ctx.save_model(network, MODEL, flavor="pytorch", input_example=x[:5].numpy())
     records = [{"epoch": i + 1, "loss": round(v, 6)} for i, v in enumerate(curve)]
     ctx.out("reports/train_curve.json").write_text(json.dumps(records) + "\n")
 

@@ -15,6 +15,7 @@ from examples.digits import write_classification
 from reprospec.runtime import StageContext
 
 WEIGHTS = "models/weights.npz"
+MODEL = "models/mlflow-model"  # registered by `reprospec run`; not byte-stable
 
 
 def _network(model: dict[str, Any], n_in: int, n_out: int) -> Any:
@@ -43,7 +44,7 @@ def _optimizer(optim: dict[str, Any]) -> Any:
 
 
 def train(ctx: StageContext) -> None:
-    """Train with Keras' seeded shuffling; save the weights as plain arrays."""
+    """Train with Keras' seeded shuffling; save the weights and an MLflow model."""
     import tensorflow as tf
 
     optim = ctx.params["optim"]
@@ -61,6 +62,7 @@ def train(ctx: StageContext) -> None:
     # on every run.
     weights = network.get_weights()
     np.savez(ctx.out(WEIGHTS), **{f"w{i:02d}": w for i, w in enumerate(weights)})
+    ctx.save_model(network, MODEL, flavor="tensorflow", input_example=x[:5])
     curve = history.history["loss"]
     records = [
         {"epoch": i + 1, "loss": round(float(v), 6)} for i, v in enumerate(curve)

@@ -12,10 +12,11 @@ from examples.digits import write_classification
 from reprospec.runtime import StageContext
 
 COEFFICIENTS = "models/logreg.npz"
+MODEL = "models/mlflow-model"  # registered by `reprospec run`; not byte-stable
 
 
 def train(ctx: StageContext) -> None:
-    """Fit the regression with L-BFGS and save its coefficients."""
+    """Fit the regression with L-BFGS; save its coefficients and an MLflow model."""
     from sklearn.linear_model import LogisticRegression
 
     model = ctx.params["model"]
@@ -30,6 +31,7 @@ def train(ctx: StageContext) -> None:
         intercept=fitted.intercept_,
         classes=fitted.classes_.astype(np.int64),
     )
+    ctx.save_model(fitted, MODEL, flavor="sklearn", input_example=x[:5])
 
 
 def evaluate(ctx: StageContext) -> None:

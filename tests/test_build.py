@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,11 @@ def test_unchanged_lock_inputs_skip_the_resolver(
     assert compiled.blobs["requirements-lock.txt"] == committed
 
 
-def test_lock_has_hashes_and_no_machine_paths() -> None:
-    text = (REPO / BUNDLE / "requirements-lock.txt").read_text()
+@pytest.mark.parametrize("bundle", sorted(p.name for p in (REPO / "build").iterdir()))
+def test_lock_has_hashes_and_no_machine_paths(bundle: str) -> None:
+    text = (REPO / "build" / bundle / "requirements-lock.txt").read_text()
+    assert str(REPO) not in text
+    assert not re.search(r"(^|\s)(-[rc] |file:)?/(work|tmp|opt|root|home)/", text, re.M)
     pins = [
         line for line in text.splitlines() if "==" in line and not line.startswith("#")
     ]

@@ -121,7 +121,10 @@ def test_a_resolver_reading_outside_the_files_disables_the_shortcut(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BENCH_TEAM", "vision")
-    _append(SPEC, "team: ${oc.env:BENCH_TEAM}\n")(project)
+    spec = project / SPEC
+    spec.write_text(
+        spec.read_text().replace("team: vision", "team: ${oc.env:BENCH_TEAM}")
+    )
     _build(project)
     assert _fresh(project) is None
     assert not (project / build_record.RECORDS).exists()

@@ -72,7 +72,13 @@ def _run_id(stdout: str) -> str:
 def test_unseeded_stage_is_named_by_repeat(project: Path) -> None:
     (project / "examples" / "unseeded.py").write_text(UNSEEDED)
     commit(project)
-    done = run_repeated(project, 2, LOGREG, "stages.train.run=examples.unseeded:train")
+    done = run_repeated(
+        project,
+        2,
+        LOGREG,
+        "stages.train.run=examples.unseeded:train",
+        "stages.train.outs=[models/logreg.npz]",  # it saves no MLflow model
+    )
 
     assert done.returncode == 3, done.stderr[-3000:]
     assert "stage 'train' is the first to differ (models/logreg.npz)" in done.stderr
@@ -120,3 +126,5 @@ def test_keras_example_matches_its_snapshot(project: Path) -> None:
     assert tags["determinism.tensorflow.op_determinism"] == "true"
     assert tags["determinism.tensorflow.intra_op_parallelism_threads"] == "1"
     assert tags["determinism.env.TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert tags["determinism.tensorflow.tensor_float_32_execution"] == "false"
+    assert "  model models:/vision.digits.digits-keras/1\n" in done.stdout

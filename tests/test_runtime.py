@@ -208,3 +208,62 @@ def test_threads_started_before_the_stage_refuse_it(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "torch.num_interop_threads: wanted 1, the framework reports 2" in done.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+AUTOCAST_STAGE = """
+import torch
+
+
+def main(ctx):
+    with torch.autocast("cpu", enabled=False):
+        torch.ones(2, 2) @ torch.ones(2, 2)
+    with torch.autocast("cpu"):
+        torch.ones(2, 2) @ torch.ones(2, 2)
+    ctx.out("out.json").write_text("{}")
+"""
+
+TF32_STAGE = """
+import torch
+
+
+def main(ctx):
+    torch.set_float32_matmul_precision("high")
+    ctx.out("out.json").write_text("{}")
+"""
+
+KERAS_POLICY_STAGE = """
+import tensorflow as tf
+
+
+def main(ctx):
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    ctx.out("out.json").write_text("{}")
+"""
+
+
+@pytest.mark.slow
+def test_strict_stage_refuses_torch_autocast(tmp_path: Path) -> None:
+    done = _stage(tmp_path, AUTOCAST_STAGE, "torch")
+    assert done.returncode != 0
+    assert "ReducedPrecisionRefused: torch.autocast('cpu')" in done.stderr
+    assert "set determinism.strict: false in the spec" in done.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("framework", "source", "named"),
+    [
+        ("torch", TF32_STAGE, "torch.backends.cuda.matmul.allow_tf32: set to false"),
+        ("tensorflow", KERAS_POLICY_STAGE, "policy: mixed_bfloat16, not float32"),
+    ],
+)
+def test_strict_stage_that_turns_on_tf32_or_mixed_precision_is_refused(
+    tmp_path: Path, framework: str, source: str, named: str
+) -> None:
+    done = _stage(tmp_path, source, framework)
+    assert done.returncode == 1
+    assert "stage 'train' refused: the stage changed these determinism" in done.stderr
+    assert named in done.stderr
+    assert "determinism.strict: true refuses TF32 and mixed precision" in done.stderr
+    assert "Traceback" not in done.stderr

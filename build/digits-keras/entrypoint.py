@@ -60,7 +60,8 @@ STAGES = {
             "data/processed/digits.npz"
         ],
         "outs": [
-            "models/weights.npz"
+            "models/weights.npz",
+            "models/mlflow-model"
         ],
         "params": [
             "model",

@@ -56,7 +56,8 @@ STAGES = {
             "data/processed/digits.npz"
         ],
         "outs": [
-            "models/logreg.npz"
+            "models/logreg.npz",
+            "models/mlflow-model"
         ],
         "params": [
             "model",

@@ -56,7 +56,8 @@ STAGES = {
             "data/processed/digits.npz"
         ],
         "outs": [
-            "models/model.pt"
+            "models/model.pt",
+            "models/mlflow-model"
         ],
         "params": [
             "model",

@@ -89,3 +89,11 @@ class GateFailed(ReprospecError):
     """A metric crossed the bound that the spec sets for it."""
 
     exit_code = 5
+
+
+class ReducedPrecisionRefused(ReproducibilityError):
+    """A strict stage used TF32 or mixed precision, or switched determinism off."""
+
+
+class ModelNotSaved(ReprospecError):
+    """A stage's model cannot be saved with an environment that loads it."""

@@ -132,7 +132,8 @@ def relock(
     req_in = requirements_in(spec, spec_relpath, constraints)
     env = spec.environment
     digest = inputs_digest(req_in, env.python, env.platforms)
-    files = tuple((root or Path.cwd()) / path for path in sorted(constraints))
+    base = root or Path.cwd()
+    files = tuple((path, (base / path).read_text()) for path in sorted(constraints))
     request = Request(req_in, env.python, env.platforms, seed, upgrade, files)
     body = resolvers.run(resolver, request)
     text = _header(spec, spec_relpath, digest, resolver) + _sources(spec) + body

@@ -50,7 +50,9 @@ class Request:
     platforms: tuple[str, ...]
     seed: str | None
     upgrade: Upgrade
-    constraints: tuple[Path, ...] = ()
+    # (path relative to the project, content): copied into the resolver's folder
+    # under the same relative path, so the lock's annotations name no machine path.
+    constraints: tuple[tuple[str, str], ...] = ()
 
 
 def run(resolver: str, request: Request) -> str:
@@ -67,6 +69,9 @@ def run(resolver: str, request: Request) -> str:
         if request.upgrade.constraints():
             lines = "\n".join(request.upgrade.constraints()) + "\n"
             (folder / "upgrade-constraints.txt").write_text(lines)
+        for relpath, content in request.constraints:
+            (folder / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relpath).write_text(content)
         command = _uv(request) if resolver == "uv" else _pip_tools(request)
         done = subprocess.run(
             command,
@@ -83,7 +88,7 @@ def run(resolver: str, request: Request) -> str:
                 + "\n  fix the requirement named above in the spec, or relax its pin"
             )
         body = (folder / "requirements-lock.txt").read_text()
-    _refuse_machine_paths(body)
+    _refuse_machine_paths(body, folder)
     return body
 
 
@@ -186,8 +191,8 @@ def _upgrade_args(upgrade: Upgrade) -> list[str]:
 
 def _constraints(request: Request) -> list[str]:
     args = []
-    for path in request.constraints:
-        args += ["--constraint", str(path)]
+    for relpath, _ in request.constraints:
+        args += ["--constraint", relpath]
     return args
 
 
@@ -219,7 +224,7 @@ def machine_find_links() -> list[str]:
     return raw.split()
 
 
-def _refuse_machine_paths(body: str) -> None:
-    for link in machine_find_links():
+def _refuse_machine_paths(body: str, folder: Path) -> None:
+    for link in [*machine_find_links(), str(folder), str(Path.cwd())]:
         if link in body:
             raise RuntimeError(f"the lock names the machine-local folder {link}")

@@ -21,6 +21,7 @@ from reprospec.compose import LoadedSpec
 from reprospec.digest import output_digest
 from reprospec.environment import launch_env
 from reprospec.errors import StageFailed
+from reprospec.model import is_model
 from reprospec.spec import canonical_json
 from reprospec.tool_env import QUIET_TOOLS as QUIET_TOOLS
 
@@ -35,6 +36,7 @@ class StageRun:
     digests: dict[str, str]
     metrics: dict[str, float]
     data_version: str
+    models: tuple[str, ...] = ()  # folder outs holding a model saved by MLflow
 
 
 def child_env(loaded: LoadedSpec) -> dict[str, str]:
@@ -108,6 +110,7 @@ def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:
         digests=digest_outputs(loaded, bundle),
         metrics=read_metrics(loaded, bundle),
         data_version=data_version(bundle),
+        models=model_outputs(loaded, bundle),
     )
 
 
@@ -116,15 +119,31 @@ def _now_ms() -> int:
 
 
 def digest_outputs(loaded: LoadedSpec, bundle: Path) -> dict[str, str]:
-    """Return the canonical digest of every declared output, by path."""
+    """Return the canonical digest of every declared output but models, by path.
+
+    A saved model records when it was saved, so its bytes change from run to
+    run; the weights or predictions the stage also writes carry the digest.
+    """
     digests = {}
     for name, stage in loaded.spec.stages.ordered():
         for out in stage.outs:
             path = bundle / out
+            if is_model(path):
+                continue
             if not path.is_file():
                 raise StageFailed(f"stage {name!r} did not write {out}")
             digests[out] = output_digest(path)
     return digests
+
+
+def model_outputs(loaded: LoadedSpec, bundle: Path) -> tuple[str, ...]:
+    """Return the declared outputs that hold a model saved in MLflow's format."""
+    return tuple(
+        out
+        for _, stage in loaded.spec.stages.ordered()
+        for out in stage.outs
+        if is_model(bundle / out)
+    )
 
 
 def read_metrics(loaded: LoadedSpec, bundle: Path) -> dict[str, float]:

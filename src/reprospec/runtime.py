@@ -22,7 +22,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from reprospec.errors import DeterminismNotApplied, ReprospecError, SeedNotSetError
+from reprospec.errors import (
+    DeterminismNotApplied,
+    ReducedPrecisionRefused,
+    ReprospecError,
+    SeedNotSetError,
+)
 
 FRAMEWORKS = ("torch", "tensorflow")
 _SEED: int | None = None
@@ -141,6 +146,7 @@ def framework_switches(framework: str, threads: int, strict: bool) -> dict[str, 
             "tensorflow.intra_op_parallelism_threads": count,
             "tensorflow.inter_op_parallelism_threads": count,
             "tensorflow.op_determinism": on if strict else off,
+            "tensorflow.tensor_float_32_execution": off,
         }
     return {}
 
@@ -175,6 +181,9 @@ def applied_switches(framework: str) -> dict[str, str]:
                 threading.get_inter_op_parallelism_threads()
             ),
             "tensorflow.op_determinism": config.is_op_determinism_enabled(),
+            "tensorflow.tensor_float_32_execution": (
+                tf.config.experimental.tensor_float_32_execution_enabled()
+            ),
         }
     else:
         values = {}
@@ -195,13 +204,81 @@ def _pin_threads(threads: int, framework: str, strict: bool) -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+        if strict:
+            _refuse_autocast()
     elif framework == "tensorflow":
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.experimental.enable_tensor_float_32_execution(False)
         if strict:
             tf.config.experimental.enable_op_determinism()
+
+
+REDUCED_PRECISION = (
+    "determinism.strict: true refuses TF32 and mixed precision (float16 or "
+    "bfloat16 compute), whose kernels and results differ from one device to "
+    "another"
+)
+
+
+def _refuse_autocast() -> None:
+    """Make entering an enabled torch.autocast fail, saying why and what to do."""
+    import torch
+
+    autocast = torch.amp.autocast_mode.autocast
+    enter: Any = autocast.__enter__
+    if getattr(enter, "refuses_mixed_precision", False):
+        return
+
+    def refusing(self: Any) -> Any:
+        entered = enter(self)
+        if torch.is_autocast_enabled(self.device):
+            self.__exit__(None, None, None)
+            raise ReducedPrecisionRefused(
+                f"torch.autocast({self.device!r}) turns on mixed precision: "
+                f"{REDUCED_PRECISION}; leave autocast out, or set "
+                "determinism.strict: false in the spec"
+            )
+        return entered
+
+    refusing.refuses_mixed_precision = True  # type: ignore[attr-defined]
+    autocast.__enter__ = refusing  # type: ignore[method-assign]
+
+
+def check_still_strict(framework: str, threads: int) -> None:
+    """Raise ReducedPrecisionRefused if stage code undid a strict setting.
+
+    Switches such as torch.set_float32_matmul_precision("high") or a Keras
+    mixed-precision policy persist, so reading them back after the stage finds
+    them; an autocast block refuses as it is entered.
+    """
+    changed = []
+    if framework in FRAMEWORKS and framework in sys.modules:
+        expected = framework_switches(framework, threads, strict=True)
+        applied = applied_switches(framework)
+        changed = [
+            f"{key}: set to {value}, now {applied.get(key)}"
+            for key, value in expected.items()
+            if applied.get(key) != value
+        ]
+    keras = sys.modules.get("keras") if framework == "tensorflow" else None
+    if keras is not None:
+        policy = keras.mixed_precision.global_policy().name
+        if policy != "float32":
+            changed.append(f"Keras global dtype policy: {policy}, not float32")
+    if changed:
+        raise ReducedPrecisionRefused(
+            "the stage changed these determinism settings while it ran:\n  "
+            + "\n  ".join(changed)
+            + "\n  a strict run keeps every switch as reprospec set it, and "
+            + REDUCED_PRECISION
+            + "; remove the call that changes them (e.g. "
+            "torch.set_float32_matmul_precision or "
+            "keras.mixed_precision.set_global_policy), or set "
+            "determinism.strict: false in the spec"
+        )
 
 
 def check_switches(framework: str, threads: int, strict: bool) -> None:
@@ -323,6 +400,19 @@ class StageContext:
     metrics: tuple[Path, ...]
     rng: Any = field(repr=False)
     plots: tuple[Path, ...] = ()
+    code: tuple[Path, ...] = ()  # the stage's source, saved with its model
+
+    def save_model(self, model: Any, path: str, *, flavor: str, **options: Any) -> Path:
+        """Save model with MLflow's flavour into a declared folder out; return it.
+
+        The folder carries the bundle's conda.yaml as the model's environment
+        and the stage's source as its code; `reprospec run` logs and registers
+        it. options go to mlflow.FLAVOR.save_model, e.g. input_example.
+        """
+        from reprospec import model as saved
+
+        target = self.out(path)
+        return saved.save(model, target, flavor=flavor, code=self.code, **options)
 
     def out(self, path: str) -> Path:
         """Return a declared output's path, with its folder created."""
@@ -455,6 +545,7 @@ def run_stage(
         sys.exit(f"reprospec: stage {name!r} refused to start: {exc}")
     import numpy as np
 
+    module_name, _, attr = table["run"].partition(":")
     context = StageContext(
         name=name,
         seed=seed,
@@ -464,14 +555,29 @@ def run_stage(
         metrics=tuple(Path(p) for p in table["metrics"]),
         plots=tuple(Path(p) for p in table.get("plots", ())),
         rng=np.random.default_rng(seed),
+        code=_source(module_name),
     )
-    module_name, _, attr = table["run"].partition(":")
     function = getattr(importlib.import_module(module_name), attr)
     function(context)
+    if strict:
+        try:
+            check_still_strict(framework, threads)
+        except ReprospecError as exc:
+            sys.exit(f"reprospec: stage {name!r} refused: {exc}")
     written = (*context.outs, *context.metrics, *context.plots)
     missing = [str(p) for p in written if not p.exists()]
     if missing:
         sys.exit(f"stage {name!r} finished without writing {', '.join(missing)}")
+
+
+def _source(module_name: str) -> tuple[Path, ...]:
+    """Return the files of the stage callable's top-level package or module."""
+    found = importlib.util.find_spec(module_name.partition(".")[0])
+    if found is None:
+        return ()
+    if found.submodule_search_locations:
+        return tuple(Path(p) for p in found.submodule_search_locations)
+    return (Path(found.origin),) if found.has_location and found.origin else ()
 
 
 def _load_params(refs: list[str], seed: int) -> dict[str, Any]:

@@ -306,12 +306,21 @@ class Spec(BaseModel):
                         f"{produced[out]!r} already writes"
                     )
                 produced[out] = name
-        for path, stage in produced.items():
-            inside = [p for p in produced if p.startswith(f"{path}/")]
-            if inside:
+        # Each path's first output inside it, found through the path's parents:
+        # linear in the number of outputs, not quadratic.
+        first_inside: dict[str, str] = {}
+        for path in produced:
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                parent = "/".join(parts[:depth])
+                if parent in produced:
+                    first_inside.setdefault(parent, path)
+        for path, writer in produced.items():
+            if path in first_inside:
+                inside = first_inside[path]
                 raise ValueError(
-                    f"stages.{stage} writes {path!r}, a folder that holds "
-                    f"{inside[0]!r} of stage {produced[inside[0]]!r}; DVC refuses "
+                    f"stages.{writer} writes {path!r}, a folder that holds "
+                    f"{inside!r} of stage {produced[inside]!r}; DVC refuses "
                     "overlapping outputs"
                 )
         for where, record in (

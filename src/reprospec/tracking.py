@@ -121,6 +121,49 @@ def _record(
     return run_id
 
 
+def register(
+    uri: str, run_id: str, models: Mapping[str, str], tags: Mapping[str, str]
+) -> list[str]:
+    """Register each model the run logged (artifact path: name); return their URIs.
+
+    Every call adds a new version of each named model, tagged with tags.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _register(uri, run_id, models, tags)
+    except MlflowException as exc:
+        raise TrackingUnavailable(
+            f"the MLflow model registry {uri} refused a model of run {run_id}: "
+            f"{exc.message}"
+        ) from None
+
+
+def _register(
+    uri: str, run_id: str, models: Mapping[str, str], tags: Mapping[str, str]
+) -> list[str]:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    artifacts = client.get_run(run_id).info.artifact_uri
+    version_tags = {k: _fit(secrets.redact(v)) for k, v in sorted(tags.items())}
+    registered = []
+    for path, name in sorted(models.items()):
+        try:
+            client.create_registered_model(name)
+        except MlflowException as exc:
+            # Models are registered once and gain a version with every run.
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        with contextlib.redirect_stdout(sys.stderr):
+            version = client.create_model_version(
+                name, f"{artifacts}/{path}", run_id=run_id, tags=version_tags
+            )
+        registered.append(f"models:/{name}/{version.version}")
+    return registered
+
+
 def experiment_id_for(client: Any, uri: str, root: Path, name: str) -> str:
     """Return the experiment's ID, creating it unless another process just did."""
     from mlflow.exceptions import MlflowException

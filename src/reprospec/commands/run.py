@@ -131,6 +131,7 @@ def _conclude(context: RunContext, result: StageRun) -> Outcome:
             f"{result.returncode}); its output is above. MLflow run {run_id} is "
             "marked FAILED"
         )
+    registered = _register(context, result, run_id, verdict)
     env_digest = environment_digest(context.compiled.lock.text)
     snapshots.save_last_run(
         last_run_path(loaded, context.compiled),
@@ -138,7 +139,7 @@ def _conclude(context: RunContext, result: StageRun) -> Outcome:
             run_id, result.digests, result.metrics, env_digest, loaded.spec.digest()
         ),
     )
-    _report(run_id, result)
+    _report(run_id, result, registered)
     note = ""
     if record.environment_digest and record.environment_digest != env_digest:
         note = (
@@ -192,12 +193,44 @@ def _verdict(
     return "mismatch" if diffs else "match"
 
 
-def _report(run_id: str, result: StageRun) -> None:
+def _report(run_id: str, result: StageRun, registered: list[str]) -> None:
     print(f"run {run_id}")
     for path, digest in sorted(result.digests.items()):
         print(f"  {path}  {digest}")
     for name, value in sorted(result.metrics.items()):
         print(f"  {name} = {value:g}")
+    for uri in registered:
+        print(f"  model {uri}")
+
+
+def _register(
+    context: RunContext, result: StageRun, run_id: str, verdict: str
+) -> list[str]:
+    """Register the models the run logged, each version tagged with how it was made."""
+    if not result.models:
+        return []
+    loaded, spec = context.loaded, context.loaded.spec
+    commit = (guards.git(loaded.root, "rev-parse", "HEAD") or "none").strip()
+    tags = {
+        "spec": loaded.relpath,
+        "overrides": json.dumps(list(loaded.overrides)),
+        "spec_digest": spec.digest(),
+        "environment_digest": environment_digest(context.compiled.lock.text),
+        "data_version": result.data_version,
+        "seed": str(spec.seed),
+        "git_commit": commit,
+        "snapshot_verdict": verdict,
+        **context.tags,
+    }
+    names = {out: model_name(spec, out, len(result.models)) for out in result.models}
+    uri = tracking.tracking_uri(loaded.root, spec.tracking.uri)
+    return tracking.register(uri, run_id, names, tags)
+
+
+def model_name(spec: Spec, out: str, count: int) -> str:
+    """Return the registered name of a model: TEAM.PROJECT.NAME, plus its folder."""
+    name = f"{spec.team}.{spec.project}.{spec.name}"
+    return name if count == 1 else f"{name}.{out.replace('/', '-')}"
 
 
 def _track(context: RunContext, result: StageRun, verdict: str, status: str) -> str:
@@ -246,7 +279,9 @@ def _track(context: RunContext, result: StageRun, verdict: str, status: str) -> 
             artifacts=(*(compiled.path / name for name in _ARTIFACTS), *extra),
         )
         uri = tracking.tracking_uri(loaded.root, spec.tracking.uri)
-        return tracking.record(uri, loaded.root, record, folders={"card": card_dir})
+        # Each saved model is logged under its own path, e.g. models/mlflow-model.
+        folders = {"card": card_dir, **{m: compiled.path / m for m in result.models}}
+        return tracking.record(uri, loaded.root, record, folders=folders)
 
 
 def _write_card(
