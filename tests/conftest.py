@@ -73,7 +73,7 @@ def git(cwd: Path, *args: str) -> str:
 def commit(root: Path, message: str = "change under test") -> None:
     """Commit every change in root, so guards see a clean tree."""
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
+    git(root, "commit", "-q", "--allow-empty", "-m", message)
 
 
 def cli(

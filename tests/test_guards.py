@@ -28,7 +28,9 @@ def test_dirty_tree_is_refused_naming_the_file(project: Path) -> None:
 
 
 def test_allow_dirty_records_the_diff(project: Path) -> None:
-    (project / "notes.txt").write_text("tried a smaller batch\n")
+    (project / "notes.txt").write_text("tried a smaller batch, ask ada@example.org\n")
+    digits = project / "examples" / "digits.py"
+    digits.write_text(digits.read_text() + "# token ghp_" + "Q" * 36 + "\n")
     done = cli(project, "run", SPEC, "--allow-dirty")
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.split()[1]
@@ -40,6 +42,8 @@ def test_allow_dirty_records_the_diff(project: Path) -> None:
     assert run.data.tags["git_dirty"] == "true"
     patch = Path(client.download_artifacts(run_id, "git-diff.patch")).read_text()
     assert "# untracked: notes.txt" in patch
+    assert "+# token [redacted]" in patch
+    assert "ghp_" not in patch
 
 
 def test_missing_required_variable_is_named(project: Path) -> None:
@@ -132,6 +136,7 @@ def test_sigterm_marks_the_run_killed_and_a_rerun_succeeds(project: Path) -> Non
     _, rest = child.communicate(timeout=120)
     assert child.returncode == 143, seen + rest
     assert "marked KILLED" in rest
+    assert _stage_processes(project) == [], "a stage outlived the interrupted run"
 
     from mlflow.tracking import MlflowClient
 
@@ -144,3 +149,29 @@ def test_sigterm_marks_the_run_killed_and_a_rerun_succeeds(project: Path) -> Non
     commit(project, "after the interrupted run")
     again = cli(project, "run", SPEC)
     assert again.returncode == 0, again.stderr
+
+
+def _stage_processes(project: Path) -> list[int]:
+    """Return the pids of stage interpreters still working in the project."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"entrypoint.py" in cmdline and cwd.startswith(str(project)):
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_broken_tracking_store_is_refused_before_any_stage(project: Path) -> None:
+    store = project / ".reprospec" / "mlflow.db"
+    store.parent.mkdir(parents=True)
+    store.write_bytes(b"this is not a database" * 100)
+    done = cli(project, "run", SPEC)
+    assert done.returncode == 4
+    assert "is not a readable SQLite database" in done.stderr
+    assert "Running stage" not in done.stderr

@@ -63,3 +63,31 @@ def test_params_are_sanitised_deterministically_with_collisions_kept_apart() -> 
 def test_param_values_are_redacted() -> None:
     logged, _ = sanitize_params({"owner": "ada@example.org"})
     assert logged == {"owner": "[redacted]"}
+
+
+def test_cards_redact_personal_data_and_tokens() -> None:
+    from reprospec import card
+
+    data = {
+        "name": "x",
+        "spec": "specs/x.yaml",
+        "overrides": ["+data.owner=ada@example.org"],
+        "params": {"data.owner": "ada@example.org"},
+        "git_commit": "abc",
+        "git_dirty": False,
+        "data_version": "sha256:1",
+        "environment_digest": "sha256:2",
+        "key_pins": {},
+        "seed": 1,
+        "determinism": {},
+        "platform": {},
+        "metrics": {"accuracy": 1.0},
+        "snapshot_verdict": "match",
+        "digests": {},
+        "plots": {},
+        "start_time": "t0",
+        "end_time": "t1",
+    }
+    for name, blob in card.files(data).items():
+        assert b"ada@example.org" not in blob, name
+    assert b"[redacted]" in card.files(data)["card.html"]

@@ -9,7 +9,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from reprospec import secrets
+
 KEY_PACKAGES = ("torch", "tensorflow", "tensorflow-cpu", "numpy", "scikit-learn")
+
+
+def _redacted(node: Any) -> Any:
+    if isinstance(node, str):
+        return secrets.redact(node)
+    if isinstance(node, dict):
+        return {secrets.redact(str(k)): _redacted(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_redacted(v) for v in node]
+    return node
 
 
 def key_pins(pins: Mapping[str, str]) -> dict[str, str]:
@@ -160,7 +172,11 @@ def html_page(card: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
 
 
 def files(card: Mapping[str, Any]) -> dict[str, bytes]:
-    """Return every file of the card: card.json, card.md, card.html and plots."""
+    """Return every file of the card: card.json, card.md, card.html and plots.
+
+    Secret-looking values and e-mail addresses are redacted everywhere in it.
+    """
+    card = _redacted(dict(card))
     images = render_plots(card.get("plots", {}))
     out = {
         "card.json": (json.dumps(card, indent=2, sort_keys=True) + "\n").encode(),

@@ -154,7 +154,9 @@ def _describe(err: Any, loc: tuple[str, ...], data: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         return f"  {key}: unknown key{_suggest(loc, data)}"
     if err["type"] == "missing":
-        return f"  {key}: required key is missing"
+        near = [k for k in data if difflib.get_close_matches(k, [loc[-1]], n=1)]
+        hint = f"; is {near[0]!r} a misspelling of it?" if loc and near else ""
+        return f"  {key}: required key is missing{hint}"
     expected = str(err["msg"]).removeprefix("Value error, ")
     expected = expected.removeprefix("Input should be ")
     unknown = re.match(r"unknown key '([^']+)': (.*)", expected)

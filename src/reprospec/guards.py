@@ -12,6 +12,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from reprospec import secrets
 from reprospec.errors import (
     DirtyWorkingTree,
     EnvironmentDrift,
@@ -57,7 +58,7 @@ def working_diff(root: Path) -> str:
     diff = git(root, "diff", "HEAD", "--binary") or ""
     untracked = git(root, "ls-files", "--others", "--exclude-standard") or ""
     listing = "".join(f"# untracked: {line}\n" for line in untracked.splitlines())
-    return listing + diff
+    return secrets.redact(listing + diff)
 
 
 def check_variables(names: Iterable[str], spec_relpath: str) -> None:

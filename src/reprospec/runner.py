@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -71,20 +72,36 @@ def ensure_dvc(root: Path, private: bool) -> None:
 
 def _dvc(root: Path, args: list[str], env: dict[str, str] | None = None) -> int:
     command = [sys.executable, "-m", "dvc", *args]
+    # DVC and its stage processes get a process group of their own, so that an
+    # interrupt stops all of them, not only DVC, and nothing is written after.
     child = subprocess.Popen(
-        command, cwd=root, env=env or {**os.environ, **QUIET_TOOLS}, stdout=sys.stderr
+        command,
+        cwd=root,
+        env=env or {**os.environ, **QUIET_TOOLS},
+        stdout=sys.stderr,
+        start_new_session=True,
     )
     try:
         return child.wait()
     except BaseException:
-        # Let DVC stop its stage and release its own locks before giving up on it.
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        _stop_group(child)
         raise
+
+
+def _stop_group(child: subprocess.Popen[bytes]) -> None:
+    """Ask DVC and its stages to stop, then make sure they have."""
+    for sig, grace in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, sig)
+        try:
+            child.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # The group outlives DVC when a stage ignores the signals: end it for good.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def repro(loaded: LoadedSpec, bundle: Path, force: bool) -> StageRun:

@@ -12,7 +12,7 @@ from typing import Any
 from reprospec.compose import find_root
 from reprospec.errors import UsageError
 from reprospec.runner import QUIET_TOOLS
-from reprospec.tracking import tracking_uri
+from reprospec.tracking import check_reachable, tracking_uri
 
 
 @dataclass
@@ -56,6 +56,7 @@ def fetch(run_id: str, uri: str | None = None) -> RecordedRun:
     from mlflow.tracking import MlflowClient
 
     resolved = store_uri(uri)
+    check_reachable(resolved)
     client = MlflowClient(tracking_uri=resolved)
     try:
         run = client.get_run(run_id)

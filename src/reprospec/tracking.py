@@ -18,6 +18,9 @@ from reprospec import secrets
 from reprospec.errors import TrackingUnavailable
 
 STATE_DIR = ".reprospec"
+KNOWN_SCHEMES = frozenset(
+    {"http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks"}
+)
 T = TypeVar("T")
 KEY_LIMIT = 250
 VALUE_LIMIT = 6000
@@ -54,7 +57,16 @@ def artifact_root(root: Path) -> str:
 
 
 def check_reachable(uri: str) -> None:
-    """Refuse before any stage runs when a tracking server does not answer."""
+    """Refuse before any stage runs when the tracking store cannot take the run."""
+    if uri.startswith("sqlite:///"):
+        _check_sqlite(Path(uri.removeprefix("sqlite:///")).resolve(), uri)
+        return
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme.split("+")[0] not in KNOWN_SCHEMES:
+        raise TrackingUnavailable(
+            f"tracking URI {uri!r}: unknown scheme {scheme!r}; use an MLflow server "
+            "(http://HOST:PORT) or a database URI (sqlite:///PATH, postgresql://...)"
+        )
     if not uri.startswith(("http://", "https://")):
         return
     import urllib.error
@@ -70,17 +82,46 @@ def check_reachable(uri: str) -> None:
         ) from None
 
 
+def _check_sqlite(path: Path, uri: str) -> None:
+    import sqlite3
+
+    folder = path.parent
+    if not (path.exists() or os.access(_existing(folder), os.W_OK)):
+        raise TrackingUnavailable(f"tracking store {uri}: {folder} is not writable")
+    if not path.exists():
+        return
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise TrackingUnavailable(
+            f"tracking store {uri} is not a readable SQLite database ({exc}); move "
+            "it aside to start a new store, or restore it from a backup"
+        ) from None
+
+
+def _existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def record(
     uri: str, root: Path, run: RunRecord, folders: Mapping[str, Path] | None = None
 ) -> str:
     """Create the MLflow run with its real start time, log it, return its ID."""
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         return _record(uri, root, run, folders)
     except MlflowException as exc:
         raise TrackingUnavailable(
             f"the MLflow store {uri} refused the run: {exc.message}"
+        ) from None
+    except SQLAlchemyError as exc:
+        raise TrackingUnavailable(
+            f"the MLflow store {uri} failed while recording the run: {exc}"
         ) from None
 
 

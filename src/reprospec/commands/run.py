@@ -164,14 +164,32 @@ class RunContext:
 
 
 def _run_state_paths(loaded: LoadedSpec) -> list[str]:
-    """Return the files runs write into this spec's bundles (records, not inputs)."""
-    bundles = {bundle_dir(loaded), loaded.root / "build" / loaded.spec.name}
+    """Return the records runs write into bundles (dvc.lock, metrics), not inputs.
+
+    Every committed bundle counts, not only this spec's: running one example
+    updates its dvc.lock, which must not block a run of another.
+    """
     written = [m for _, st in loaded.spec.stages.ordered() for m in st.metrics]
-    paths = []
-    for folder in bundles:
-        prefix = folder.relative_to(loaded.root).as_posix()
-        paths += [f"{prefix}/dvc.lock", *(f"{prefix}/{m}" for m in written)]
-    return sorted(paths)
+    paths = [f"{_relative(loaded, bundle_dir(loaded))}/{m}" for m in written]
+    paths.append(f"{_relative(loaded, bundle_dir(loaded))}/dvc.lock")
+    for pipeline in sorted((loaded.root / "build").glob("*/dvc.yaml")):
+        prefix = _relative(loaded, pipeline.parent)
+        paths += [f"{prefix}/dvc.lock", *(f"{prefix}/{m}" for m in _metrics(pipeline))]
+    return sorted(set(paths))
+
+
+def _metrics(pipeline: Path) -> list[str]:
+    import yaml
+
+    try:
+        stages = (yaml.safe_load(pipeline.read_text()) or {}).get("stages", {})
+    except (OSError, yaml.YAMLError):
+        return []
+    found = []
+    for stage in stages.values():
+        for entry in stage.get("metrics", []):
+            found += list(entry) if isinstance(entry, dict) else [entry]
+    return [str(path) for path in found]
 
 
 def _relative(loaded: LoadedSpec, path: Path) -> str:
