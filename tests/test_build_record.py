@@ -60,6 +60,9 @@ CHANGES = {
     "new conf option": _append("conf/optim/rmsprop.yaml", "name: rmsprop\n"),
     "constraint file": _append("requirements/dev-lock.txt", "numpy==2.4.6\n"),
     "stage code": _append("examples/digits.py", "\n"),
+    "stage package file removed": lambda project: (
+        project / "examples/__init__.py"
+    ).unlink(),
     "bundle edited by hand": _append(f"{BUNDLE}/Dockerfile", "# by hand\n"),
 }
 

@@ -80,7 +80,9 @@ def spec_files(loaded: LoadedSpec) -> list[str]:
     files = list(spec.environment.constraints)
     for _, stage in spec.stages.ordered():
         module = stage.run.split(":")[0].replace(".", "/")
-        files += [f"{module}.py", f"{module}/__init__.py"]
+        # DVC watches the stage's top-level package when it is one.
+        top = module.split("/")[0]
+        files += [f"{module}.py", f"{module}/__init__.py", f"{top}/__init__.py"]
     return sorted(set(files))
 
 
