@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,22 @@ def cli(
         text=True,
         check=False,
     )
+
+
+def build_digits(project: Path, *overrides: str) -> tuple[int, str]:
+    """Build the digits MLP spec with overrides; return exit code and stderr."""
+    done = cli(project, "build", "specs/digits_mlp.yaml", *overrides)
+    assert "Traceback" not in done.stderr
+    return done.returncode, done.stderr
+
+
+def printed_digest(stdout: str, output: str) -> str:
+    """Return the digest `reprospec run` printed for one output."""
+    found = re.search(
+        rf"^  {re.escape(output)}  (sha256:[0-9a-f]{{64}})$", stdout, re.M
+    )
+    assert found, stdout
+    return found.group(1)
 
 
 @pytest.fixture

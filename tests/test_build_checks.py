@@ -8,47 +8,41 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli
+from conftest import build_digits, cli
 from reprospec import compose, gates
 
 SPEC = "specs/digits_mlp.yaml"
-
-
-def _build(project: Path, *overrides: str) -> tuple[int, str]:
-    done = cli(project, "build", SPEC, *overrides)
-    assert "Traceback" not in done.stderr
-    return done.returncode, done.stderr
 
 
 @pytest.mark.parametrize(
     "path", ["dvc.lock", "Dockerfile", "entrypoint.py", "params.yaml"]
 )
 def test_outputs_may_not_overwrite_generated_files(project: Path, path: str) -> None:
-    code, err = _build(project, f"stages.train.outs=[models/model.pt,{path}]")
+    code, err = build_digits(project, f"stages.train.outs=[models/model.pt,{path}]")
     assert code == 2
     assert f"stages.train.outs.1: '{path}' is a file reprospec or DVC writes" in err
 
 
 def test_hidden_paths_are_refused(project: Path) -> None:
-    code, err = _build(project, "stages.train.outs=[models/model.pt,.git/config]")
+    code, err = build_digits(project, "stages.train.outs=[models/model.pt,.git/config]")
     assert code == 2
     assert "stages.train.outs.1: got '.git/config'" in err
 
 
 def test_missing_function_is_refused_at_build(project: Path) -> None:
-    code, err = _build(project, "stages.train.run=examples.digits:nosuch")
+    code, err = build_digits(project, "stages.train.run=examples.digits:nosuch")
     assert code == 2
     assert "examples/digits.py defines no 'nosuch'" in err
 
 
 def test_missing_module_is_refused_at_build(project: Path) -> None:
-    code, err = _build(project, "stages.train.run=examples.nosuch:train")
+    code, err = build_digits(project, "stages.train.run=examples.nosuch:train")
     assert code == 2
     assert "no module 'examples.nosuch'" in err
 
 
 def test_unknown_param_reference_is_refused(project: Path) -> None:
-    code, err = _build(project, "stages.evaluate.params=[model.nope]")
+    code, err = build_digits(project, "stages.evaluate.params=[model.nope]")
     assert code == 2
     assert "stages.evaluate.params names 'model.nope'" in err
 
@@ -61,7 +55,7 @@ def test_unknown_param_reference_is_refused(project: Path) -> None:
     ],
 )
 def test_bad_gate_bounds_are_refused(project: Path, override: str, needle: str) -> None:
-    code, err = _build(project, override)
+    code, err = build_digits(project, override)
     assert code == 2
     assert needle in err
 
@@ -88,7 +82,7 @@ def test_yml_suffix_is_refused_with_the_fix(project: Path) -> None:
 
 
 def test_option_in_requirement_is_refused(project: Path) -> None:
-    code, err = _build(
+    code, err = build_digits(
         project,
         "environment.requirements=['numpy==2.4.6 ; python_version > \"3\" --pre']",
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import cli, commit
+from conftest import cli, commit, printed_digest
 
 LOGREG = "specs/digits_logreg.yaml"
 KERAS = "specs/digits_keras.yaml"
@@ -41,14 +41,6 @@ def run_repeated(
 ) -> subprocess.CompletedProcess[str]:
     """Run `reprospec run --repeat TIMES ARGS` in a fresh process."""
     return cli(root, "run", "--repeat", str(times), *args)
-
-
-def _digest(stdout: str, output: str) -> str:
-    found = re.search(
-        rf"^  {re.escape(output)}  (sha256:[0-9a-f]{{64}})$", stdout, re.M
-    )
-    assert found, stdout
-    return found.group(1)
 
 
 def _snapshot(root: Path, spec: str) -> str:
@@ -98,7 +90,7 @@ def test_logreg_repeats_identically_and_records_how_it_ran(project: Path) -> Non
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 runs wrote identical outputs" in done.stderr
-    assert _digest(done.stdout, PREDICTIONS) == _snapshot(project, LOGREG)
+    assert printed_digest(done.stdout, PREDICTIONS) == _snapshot(project, LOGREG)
     accuracy = re.search(r"accuracy = ([0-9.]+)", done.stdout)
     assert accuracy and float(accuracy.group(1)) > 0.9
 
@@ -119,7 +111,7 @@ def test_keras_example_matches_its_snapshot(project: Path) -> None:
     done = cli(project, "run", KERAS)
 
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _digest(done.stdout, PREDICTIONS) == _snapshot(project, KERAS)
+    assert printed_digest(done.stdout, PREDICTIONS) == _snapshot(project, KERAS)
     accuracy = re.search(r"accuracy = ([0-9.]+)", done.stdout)
     assert accuracy and float(accuracy.group(1)) > 0.9
     tags = _tags(project, _run_id(done.stdout))

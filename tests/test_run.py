@@ -7,19 +7,11 @@ from pathlib import Path
 
 import yaml
 
-from conftest import cli, commit
+from conftest import cli, commit, printed_digest
 from reprospec.environment import environment_digest
 
 SPEC = "specs/digits_mlp.yaml"
 PREDICTIONS = "outputs/predictions.npy"
-
-
-def _digest(stdout: str, output: str) -> str:
-    found = re.search(
-        rf"^  {re.escape(output)}  (sha256:[0-9a-f]{{64}})$", stdout, re.M
-    )
-    assert found, stdout
-    return found.group(1)
 
 
 def _recorded(project: Path, output: str) -> str:
@@ -31,7 +23,7 @@ def test_two_fresh_runs_match_each_other_and_the_snapshot(ran_project: Path) -> 
     again = cli(ran_project, "run", "--force", SPEC)
     assert again.returncode == 0, again.stderr
     assert "Running stage 'build/digits-mlp/dvc.yaml:train'" in again.stderr
-    digest = _digest(again.stdout, PREDICTIONS)
+    digest = printed_digest(again.stdout, PREDICTIONS)
     assert digest == _recorded(ran_project, PREDICTIONS)
     accuracy = float(re.search(r"accuracy = ([0-9.]+)", again.stdout).group(1))  # type: ignore[union-attr]
     assert accuracy > 0.9
@@ -40,7 +32,9 @@ def test_two_fresh_runs_match_each_other_and_the_snapshot(ran_project: Path) -> 
 def test_learning_rate_override_changes_digest_and_exits_3(ran_project: Path) -> None:
     done = cli(ran_project, "run", SPEC, "optim.lr=0.01")
     assert done.returncode == 3, done.stderr
-    assert _digest(done.stdout, PREDICTIONS) != _recorded(ran_project, PREDICTIONS)
+    assert printed_digest(done.stdout, PREDICTIONS) != _recorded(
+        ran_project, PREDICTIONS
+    )
     assert re.search(
         rf"^{re.escape(PREDICTIONS)}\s+sha256:\S+\s+sha256:\S+$", done.stdout, re.M
     )
@@ -73,7 +67,7 @@ def test_snapshot_update_records_the_latest_run(project: Path) -> None:
     manifest = (project / "build/digits-mlp/requirements-lock.txt").read_text()
     accuracy = float(re.search(r"accuracy = ([0-9.]+)", ran.stdout).group(1))  # type: ignore[union-attr]
     assert recorded["from_run"] == run_id
-    assert recorded["outputs"] == {PREDICTIONS: _digest(ran.stdout, PREDICTIONS)}
+    assert recorded["outputs"] == {PREDICTIONS: printed_digest(ran.stdout, PREDICTIONS)}
     assert recorded["metrics"]["accuracy"] == accuracy
     assert recorded["environment_digest"] == environment_digest(manifest)
     assert cli(project, "build", "--check", SPEC).returncode == 0
