@@ -146,7 +146,7 @@ def test_unsolvable_conda_environment_is_refused(project: Path, channel: Path) -
         f"+environment.channels=['{empty.as_uri()}']",
         "+environment.conda_platforms=[linux-64]",
     )
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr[-6000:]
     assert "cannot solve the conda environment for linux-64" in done.stderr
     assert "check environment.channels" in done.stderr
     assert "Traceback" not in done.stderr

@@ -171,8 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(
         f"reprospec.commands.{args.command.replace('-', '_')}"
     )
+    code = _dispatch(module, args)
+    if "rattler" in sys.modules:
+        _exit_before_finalising(code)
+    return code
+
+
+def _dispatch(module: object, args: argparse.Namespace) -> int:
     try:
-        code: int = module.run(args)
+        code: int = module.run(args)  # type: ignore[attr-defined]
     except ReprospecError as exc:
         log.error("%s", exc)
         return exc.exit_code
@@ -184,6 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         return _internal_error()
     return code
+
+
+def _exit_before_finalising(code: int) -> None:
+    """Exit without interpreter finalisation once py-rattler has been used.
+
+    py-rattler's solver leaves native worker threads behind; under load one of
+    them can touch the interpreter while it finalises, and the process aborts
+    (SIGABRT) after its work and its message are done. Every file and lock is
+    closed by then, so flushing and leaving at once loses nothing.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _redact(record: logging.LogRecord) -> bool:
