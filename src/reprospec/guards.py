@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Iterable
 from importlib import metadata
@@ -18,8 +17,7 @@ from reprospec.errors import (
     EnvironmentDrift,
     MissingEnvironmentVariable,
 )
-
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
+from reprospec.lock import pins
 
 
 def git(root: Path, *args: str) -> str | None:
@@ -72,16 +70,6 @@ def check_variables(names: Iterable[str], spec_relpath: str) -> None:
         )
 
 
-def locked_versions(lock_text: str) -> dict[str, str]:
-    """Return the pinned version of each package in a requirements lock."""
-    pins: dict[str, str] = {}
-    for line in lock_text.splitlines():
-        found = _PIN.match(line)
-        if found:
-            pins[canonicalize_name(found.group(1))] = found.group(2)
-    return pins
-
-
 def installed_versions() -> dict[str, str]:
     """Return the version of each distribution installed in this interpreter."""
     found: dict[str, str] = {}
@@ -95,7 +83,7 @@ def installed_versions() -> dict[str, str]:
 def drift(lock_text: str, installed: dict[str, str]) -> list[tuple[str, str, str]]:
     """Return (package, locked, installed) for each pin the environment breaks."""
     problems = []
-    for name, locked in sorted(locked_versions(lock_text).items()):
+    for name, locked in sorted(pins(lock_text).items()):
         have = installed.get(name)
         if have is None or not _same_version(locked, have):
             problems.append((name, locked, have or "not installed"))

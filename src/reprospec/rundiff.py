@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reprospec.guards import locked_versions
+from reprospec.lock import pins
 from reprospec.runs import RecordedRun
 
 # Layers in causal order: an earlier layer's change explains a later one's.
@@ -44,8 +44,8 @@ def _prefixed(tags: Mapping[str, str], prefixes: tuple[str, ...]) -> dict[str, s
 
 def layers(a: RecordedRun, b: RecordedRun) -> list[Layer]:
     """Return every layer of the comparison of a with b."""
-    lock_a = locked_versions(a.artifact("requirements-lock.txt") or "")
-    lock_b = locked_versions(b.artifact("requirements-lock.txt") or "")
+    lock_a = pins(a.artifact("requirements-lock.txt") or "")
+    lock_b = pins(b.artifact("requirements-lock.txt") or "")
     code_a = {
         "git_commit": a.tags.get("git_commit", ""),
         "git_dirty": a.tags.get("git_dirty", ""),

@@ -16,6 +16,7 @@ from reprospec.compose import find_root
 from reprospec.errors import ReprospecError, SnapshotMismatch, UsageError
 from reprospec.guards import git
 from reprospec.lock import INPUTS_PREFIX
+from reprospec.spec import Snapshots
 
 log = logging.getLogger("reprospec")
 
@@ -122,11 +123,7 @@ def _seed_lock_cache(tree: Path, lock_text: str | None) -> None:
 
 
 def _compare(run_id: str, expected: dict[str, str], actual: dict[str, str]) -> int:
-    differences = [
-        snapshots.Difference(path, digest, actual.get(path, "(not written)"))
-        for path, digest in sorted(expected.items())
-        if actual.get(path) != digest
-    ]
+    differences = snapshots.compare(Snapshots(outputs=expected), actual)
     if differences:
         print(snapshots.table(differences))
         raise SnapshotMismatch(
